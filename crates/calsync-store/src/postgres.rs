@@ -1,0 +1,31 @@
+//! PostgreSQL: for deployments where several calsync processes share the work.
+
+use crate::StoreError;
+use calsync_core::Clock;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Db = sqlx::Postgres;
+const BACKEND: &str = "postgres";
+const BEGIN_WRITE: &str = "BEGIN";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[path = "sql/shared.rs"]
+mod shared;
+pub use shared::SqlStore;
+
+/// Connects and migrates.
+///
+/// # Errors
+/// When the server cannot be reached or the migration fails.
+pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<SqlStore, StoreError> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    SqlStore::new(pool, clock).await
+}

@@ -1,0 +1,658 @@
+//! The SQL store, written once and compiled for each backend: `sqlite.rs` and `postgres.rs`
+//! include this file as a module and provide `Db`, `BEGIN_WRITE`, `BACKEND` and `MIGRATOR`.
+//! The SQL is the portable subset both speak (`$n` placeholders, `RETURNING`, partial
+//! indexes); anything that must differ lives in the backend file. The conformance suite in
+//! `tests/` runs against both to prove they agree.
+
+use super::{BACKEND, BEGIN_WRITE, Db, MIGRATOR};
+use crate::{NewEvent, Store, StoreError, TokenHash, User};
+use async_trait::async_trait;
+use calsync_core::{
+    Calendar, CalendarDraft, CalendarId, CalendarInput, Change, ChangeOp, Clock, Event, EventDraft, EventId,
+    EventInput, EventMeta, EventTime, Seq, Source, UserId, Violations, Window,
+};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use sqlx::Row;
+use std::sync::Arc;
+use uuid::Uuid;
+
+type Tx = sqlx::Transaction<'static, Db>;
+type DbRow = <Db as sqlx::Database>::Row;
+
+/// Rows whose span is longer than this (and every series) are "wide" and searched apart
+/// from the short ones, so a window query on short events is a bounded index range.
+const NARROW_SPAN_MS: i64 = 33 * 86_400_000;
+
+macro_rules! event_cols {
+    () => {
+        "id, calendar_id, body, created_at, updated_at, source, updated_at_source, version, deleted_at"
+    };
+}
+macro_rules! calendar_cols {
+    () => {
+        "id, user_id, name, color, time_zone, created_at, updated_at, version"
+    };
+}
+
+/// The store over one connection pool.
+#[derive(Debug)]
+pub struct SqlStore {
+    pool: sqlx::Pool<Db>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqlStore {
+    /// Wraps a pool and brings the schema up to date.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn new(pool: sqlx::Pool<Db>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+
+    pub fn pool(&self) -> &sqlx::Pool<Db> {
+        &self.pool
+    }
+
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().as_millisecond()
+    }
+}
+
+fn millis(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt {
+        what: "timestamp",
+        id: ms.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+fn source(s: &str) -> Result<Source, StoreError> {
+    s.parse().map_err(|e: calsync_core::source::UnknownSource| StoreError::Corrupt {
+        what: "source",
+        id: s.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn event_from_row(row: &DbRow) -> Result<Event, StoreError> {
+    let id = EventId::from_uuid(row.try_get::<Uuid, _>("id")?);
+    let corrupt = |detail: String| StoreError::Corrupt { what: "event", id: id.to_string(), detail };
+    let body: String = row.try_get("body")?;
+    let input: EventInput = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+    let draft = EventDraft::parse(input).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Event {
+        id,
+        draft,
+        meta: EventMeta {
+            created_at: millis(row.try_get("created_at")?)?,
+            updated_at: millis(row.try_get("updated_at")?)?,
+            source: source(row.try_get::<String, _>("source")?.as_str())?,
+            updated_at_source: source(row.try_get::<String, _>("updated_at_source")?.as_str())?,
+            version: row.try_get("version")?,
+            deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(millis).transpose()?,
+        },
+    })
+}
+
+fn calendar_from_row(row: &DbRow) -> Result<Calendar, StoreError> {
+    let id = CalendarId::from_uuid(row.try_get::<Uuid, _>("id")?);
+    let draft = CalendarDraft::parse(CalendarInput {
+        name: row.try_get("name")?,
+        color: row.try_get("color")?,
+        time_zone: Some(row.try_get("time_zone")?),
+    })
+    .map_err(|e| StoreError::Corrupt { what: "calendar", id: id.to_string(), detail: e.to_string() })?;
+    Ok(Calendar {
+        id,
+        user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
+        draft,
+        created_at: millis(row.try_get("created_at")?)?,
+        updated_at: millis(row.try_get("updated_at")?)?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId::from_uuid(row.try_get::<Uuid, _>("id")?),
+        name: row.try_get("name")?,
+        created_at: millis(row.try_get("created_at")?)?,
+    })
+}
+
+fn change_from_row(row: &DbRow) -> Result<Change, StoreError> {
+    let op: String = row.try_get("op")?;
+    Ok(Change {
+        seq: row.try_get("seq")?,
+        event_id: EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?),
+        calendar_id: CalendarId::from_uuid(row.try_get::<Uuid, _>("calendar_id")?),
+        previous_calendar_id: row.try_get::<Option<Uuid>, _>("previous_calendar_id")?.map(CalendarId::from_uuid),
+        op: ChangeOp::parse(&op).ok_or_else(|| StoreError::Corrupt { what: "change op", id: op.clone(), detail: "unknown".into() })?,
+        version: row.try_get("version")?,
+        origin: source(row.try_get::<String, _>("origin")?.as_str())?,
+        at: millis(row.try_get("at")?)?,
+    })
+}
+
+/// The key that makes "one exception per occurrence" a unique index: the replaced
+/// occurrence's date, or its instant in UTC.
+fn original_key(t: &EventTime) -> String {
+    match t {
+        EventTime::Date(d) => d.strftime("%Y%m%d").to_string(),
+        _ => t.instant(&TimeZone::UTC).strftime("%Y%m%dT%H%M%SZ").to_string(),
+    }
+}
+
+fn body(draft: &EventDraft) -> Result<String, StoreError> {
+    serde_json::to_string(&draft.to_input()).map_err(|e| StoreError::Corrupt {
+        what: "event body",
+        id: String::new(),
+        detail: e.to_string(),
+    })
+}
+
+/// Takes the user's row lock for the rest of the transaction. On PostgreSQL this serialises
+/// a user's writes, so change numbers are handed out in commit order; SQLite already has a
+/// single writer (`BEGIN IMMEDIATE`).
+async fn lock_user(tx: &mut Tx, user: UserId) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE users SET change_seq = change_seq WHERE id = $1")
+        .bind(user.as_uuid())
+        .execute(&mut **tx)
+        .await?;
+    if sqlx_rows(&done) == 0 {
+        return Err(StoreError::NotFound { what: "user", id: user.to_string() });
+    }
+    Ok(())
+}
+
+fn sqlx_rows(r: &<Db as sqlx::Database>::QueryResult) -> u64 {
+    r.rows_affected()
+}
+
+/// Appends one change row, numbered next in the user's log.
+async fn append_change(
+    tx: &mut Tx,
+    user: UserId,
+    event: &Event,
+    previous_calendar: Option<CalendarId>,
+    op: ChangeOp,
+    origin: Source,
+    at: i64,
+) -> Result<Seq, StoreError> {
+    let seq: i64 = sqlx::query_scalar("UPDATE users SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq")
+        .bind(user.as_uuid())
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO changes (user_id, seq, event_id, calendar_id, previous_calendar_id, op, version, origin, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(user.as_uuid())
+    .bind(seq)
+    .bind(event.id.as_uuid())
+    .bind(event.draft.calendar_id().as_uuid())
+    .bind(previous_calendar.map(|c| c.as_uuid()))
+    .bind(op.as_str())
+    .bind(event.meta.version)
+    .bind(origin.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(seq)
+}
+
+async fn fetch_event(tx: &mut Tx, user: UserId, id: EventId) -> Result<Event, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = $1 AND user_id = $2"))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: "event", id: id.to_string() })?;
+    event_from_row(&row)
+}
+
+/// What the model cannot check alone: the calendar is one of the user's, and an exception's
+/// series is a live series of the same user and calendar.
+async fn check_references(tx: &mut Tx, user: UserId, id: EventId, draft: &EventDraft) -> Result<(), StoreError> {
+    let calendar = sqlx::query("SELECT 1 FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
+        .bind(draft.calendar_id().as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if calendar.is_none() {
+        return Err(StoreError::Invalid(Violations::one(
+            "calendar_id",
+            "exists",
+            format!("there is no calendar {} (create it first, or check the id)", draft.calendar_id()),
+        )));
+    }
+    if let Some(link) = draft.series() {
+        let invalid = |msg: String| StoreError::Invalid(Violations::one("recurring_event_id", "series", msg));
+        if link.series_id == id {
+            return Err(invalid("an event cannot be an exception of itself".into()));
+        }
+        let series = match fetch_event(tx, user, link.series_id).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound { .. }) => return Err(invalid(format!("there is no event {}", link.series_id))),
+            Err(e) => return Err(e),
+        };
+        if series.is_deleted() {
+            return Err(invalid(format!("series {} was deleted", link.series_id)));
+        }
+        if !series.draft.is_series() || series.draft.series().is_some() {
+            return Err(invalid(format!("event {} is not a recurring series", link.series_id)));
+        }
+        if series.draft.calendar_id() != draft.calendar_id() {
+            return Err(invalid(format!("series {} is in another calendar; an exception lives in its series' calendar", link.series_id)));
+        }
+        if series.draft.schedule().is_all_day() != link.original_start.is_all_day() {
+            return Err(StoreError::Invalid(Violations::one(
+                "original_start",
+                "same_kind",
+                "must be a date for an all-day series and a date-time for a timed one",
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes an event row (insert or update) from its draft and metadata.
+async fn write_event(tx: &mut Tx, user: UserId, event: &Event, insert: bool) -> Result<(), StoreError> {
+    let (span_start, span_end) = event.draft.span_millis();
+    let wide = i64::from(event.draft.is_series() || span_end.saturating_sub(span_start) > NARROW_SPAN_MS);
+    let series = event.draft.series();
+    let sql = if insert {
+        "INSERT INTO events (calendar_id, series_id, original_key, span_start, span_end, wide, body, updated_at, \
+         updated_at_source, version, deleted_at, id, user_id, created_at, source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    } else {
+        "UPDATE events SET calendar_id = $1, series_id = $2, original_key = $3, span_start = $4, span_end = $5, \
+         wide = $6, body = $7, updated_at = $8, updated_at_source = $9, version = $10, deleted_at = $11 \
+         WHERE id = $12 AND user_id = $13"
+    };
+    let mut q = sqlx::query(sql)
+        .bind(event.draft.calendar_id().as_uuid())
+        .bind(series.map(|s| s.series_id.as_uuid()))
+        .bind(series.map(|s| original_key(&s.original_start)))
+        .bind(span_start)
+        .bind(span_end)
+        .bind(wide)
+        .bind(body(&event.draft)?)
+        .bind(event.meta.updated_at.as_millisecond())
+        .bind(event.meta.updated_at_source.as_str())
+        .bind(event.meta.version)
+        .bind(event.meta.deleted_at.map(|t| t.as_millisecond()))
+        .bind(event.id.as_uuid())
+        .bind(user.as_uuid());
+    if insert {
+        q = q.bind(event.meta.created_at.as_millisecond()).bind(event.meta.source.as_str());
+    }
+    match q.execute(&mut **tx).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            let (series_id, key) = series.map(|s| (s.series_id.to_string(), original_key(&s.original_start))).unwrap_or_default();
+            Err(StoreError::AlreadyExists { what: "exception for occurrence", id: format!("{key} of series {series_id}") })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The next state of a stored event after a change from `origin`.
+fn bumped(event: &Event, draft: EventDraft, origin: Source, now: i64, deleted: bool) -> Result<Event, StoreError> {
+    Ok(Event {
+        id: event.id,
+        draft,
+        meta: EventMeta {
+            updated_at: millis(now)?,
+            updated_at_source: origin,
+            version: event.meta.version + 1,
+            deleted_at: if deleted { Some(millis(now)?) } else { None },
+            ..event.meta.clone()
+        },
+    })
+}
+
+async fn live_exceptions(tx: &mut Tx, user: UserId, series: EventId) -> Result<Vec<Event>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ", event_cols!(), " FROM events WHERE series_id = $1 AND user_id = $2 AND deleted_at IS NULL ORDER BY id"
+    ))
+    .bind(series.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(event_from_row).collect()
+}
+
+async fn tombstone(tx: &mut Tx, user: UserId, event: &Event, origin: Source, now: i64) -> Result<Event, StoreError> {
+    let dead = bumped(event, event.draft.clone(), origin, now, true)?;
+    write_event(tx, user, &dead, false).await?;
+    append_change(tx, user, &dead, None, ChangeOp::Deleted, origin, now).await?;
+    Ok(dead)
+}
+
+fn check_version(expected: Option<i64>, current: i64) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != current => Err(StoreError::VersionMismatch { expected, current }),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, name: &str, token: &TokenHash) -> Result<User, StoreError> {
+        let user = User { id: UserId::new(), name: name.to_owned(), created_at: millis(self.now())? };
+        sqlx::query("INSERT INTO users (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user.id.as_uuid())
+            .bind(&user.name)
+            .bind(&token.0)
+            .bind(user.created_at.as_millisecond())
+            .execute(&self.pool)
+            .await?;
+        Ok(user)
+    }
+
+    async fn user_by_token(&self, token: &TokenHash) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM users WHERE token_hash = $1")
+            .bind(&token.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM users ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn create_calendar(&self, user: UserId, id: CalendarId, draft: &CalendarDraft) -> Result<Calendar, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let exists = sqlx::query("SELECT 1 FROM calendars WHERE id = $1").bind(id.as_uuid()).fetch_optional(&mut *tx).await?;
+        if exists.is_some() {
+            return Err(StoreError::AlreadyExists { what: "calendar", id: id.to_string() });
+        }
+        sqlx::query(
+            "INSERT INTO calendars (id, user_id, name, color, time_zone, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, 1)",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .bind(&draft.name)
+        .bind(draft.color.as_deref())
+        .bind(draft.time_zone.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Calendar { id, user_id: user, draft: draft.clone(), created_at: millis(now)?, updated_at: millis(now)?, version: 1 })
+    }
+
+    async fn list_calendars(&self, user: UserId) -> Result<Vec<Calendar>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ", calendar_cols!(), " FROM calendars WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(calendar_from_row).collect()
+    }
+
+    async fn get_calendar(&self, user: UserId, id: CalendarId) -> Result<Calendar, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ", calendar_cols!(), " FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+        ))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: "calendar", id: id.to_string() })?;
+        calendar_from_row(&row)
+    }
+
+    async fn update_calendar(
+        &self,
+        user: UserId,
+        id: CalendarId,
+        draft: &CalendarDraft,
+        expected: Option<i64>,
+    ) -> Result<Calendar, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let current = sqlx::query(concat!(
+            "SELECT ", calendar_cols!(), " FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+        ))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: "calendar", id: id.to_string() })?;
+        let current = calendar_from_row(&current)?;
+        check_version(expected, current.version)?;
+        if current.draft == *draft {
+            return Ok(current);
+        }
+        sqlx::query("UPDATE calendars SET name = $1, color = $2, time_zone = $3, updated_at = $4, version = version + 1 WHERE id = $5")
+            .bind(&draft.name)
+            .bind(draft.color.as_deref())
+            .bind(draft.time_zone.as_str())
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Calendar { draft: draft.clone(), updated_at: millis(now)?, version: current.version + 1, ..current })
+    }
+
+    async fn delete_calendar(
+        &self,
+        user: UserId,
+        id: CalendarId,
+        expected: Option<i64>,
+        origin: Source,
+    ) -> Result<u64, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let version = version.ok_or_else(|| StoreError::NotFound { what: "calendar", id: id.to_string() })?;
+        check_version(expected, version)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ", event_cols!(), " FROM events WHERE calendar_id = $1 AND user_id = $2 AND deleted_at IS NULL ORDER BY id"
+        ))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        let events: Vec<Event> = rows.iter().map(event_from_row).collect::<Result<_, _>>()?;
+        for event in &events {
+            tombstone(&mut tx, user, event, origin, now).await?;
+        }
+        sqlx::query("UPDATE calendars SET deleted_at = $1, updated_at = $1, version = version + 1 WHERE id = $2")
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(events.len() as u64)
+    }
+
+    async fn create_events(&self, user: UserId, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
+        let now = self.now();
+        let at = millis(now)?;
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let mut created = Vec::with_capacity(events.len());
+        for new in events {
+            let exists = sqlx::query("SELECT 1 FROM events WHERE id = $1").bind(new.id.as_uuid()).fetch_optional(&mut *tx).await?;
+            if exists.is_some() {
+                return Err(StoreError::AlreadyExists { what: "event", id: new.id.to_string() });
+            }
+            check_references(&mut tx, user, new.id, &new.draft).await?;
+            let event = Event {
+                id: new.id,
+                draft: new.draft,
+                meta: EventMeta {
+                    created_at: at,
+                    updated_at: at,
+                    source: new.source,
+                    updated_at_source: new.source,
+                    version: 1,
+                    deleted_at: None,
+                },
+            };
+            write_event(&mut tx, user, &event, true).await?;
+            append_change(&mut tx, user, &event, None, ChangeOp::Created, new.source, now).await?;
+            created.push(event);
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_event(&self, user: UserId, id: EventId) -> Result<Event, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = $1 AND user_id = $2"))
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "event", id: id.to_string() })?;
+        event_from_row(&row)
+    }
+
+    async fn update_event(
+        &self,
+        user: UserId,
+        id: EventId,
+        draft: EventDraft,
+        expected: Option<i64>,
+        origin: Source,
+    ) -> Result<Event, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let current = fetch_event(&mut tx, user, id).await?;
+        if current.is_deleted() {
+            return Err(StoreError::Gone { what: "event", id: id.to_string() });
+        }
+        check_version(expected, current.meta.version)?;
+        if current.draft == draft {
+            return Ok(current);
+        }
+        check_references(&mut tx, user, id, &draft).await?;
+        if current.draft.is_series() && current.draft.series().is_none() {
+            // A series that stops being one takes its exceptions with it; a series that moves
+            // calendar takes them along.
+            for ex in live_exceptions(&mut tx, user, id).await? {
+                if !draft.is_series() {
+                    tombstone(&mut tx, user, &ex, origin, now).await?;
+                } else if ex.draft.calendar_id() != draft.calendar_id() {
+                    let mut input = ex.draft.to_input();
+                    input.calendar_id = draft.calendar_id();
+                    let moved_draft = EventDraft::parse(input).map_err(StoreError::Invalid)?;
+                    let moved = bumped(&ex, moved_draft, origin, now, false)?;
+                    write_event(&mut tx, user, &moved, false).await?;
+                    append_change(&mut tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now).await?;
+                }
+            }
+        }
+        let previous_calendar = (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
+        let next = bumped(&current, draft, origin, now, false)?;
+        write_event(&mut tx, user, &next, false).await?;
+        append_change(&mut tx, user, &next, previous_calendar, ChangeOp::Updated, origin, now).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    async fn delete_event(
+        &self,
+        user: UserId,
+        id: EventId,
+        expected: Option<i64>,
+        origin: Source,
+    ) -> Result<Event, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let current = fetch_event(&mut tx, user, id).await?;
+        if current.is_deleted() {
+            return Err(StoreError::Gone { what: "event", id: id.to_string() });
+        }
+        check_version(expected, current.meta.version)?;
+        if current.draft.is_series() {
+            for ex in live_exceptions(&mut tx, user, id).await? {
+                tombstone(&mut tx, user, &ex, origin, now).await?;
+            }
+        }
+        let dead = tombstone(&mut tx, user, &current, origin, now).await?;
+        tx.commit().await?;
+        Ok(dead)
+    }
+
+    async fn events_in_window(&self, user: UserId, calendar: CalendarId, window: Window) -> Result<Vec<Event>, StoreError> {
+        let (start, end) = (window.start.as_millisecond(), window.end.as_millisecond());
+        let rows = sqlx::query(concat!(
+            "SELECT ", event_cols!(), " FROM events WHERE calendar_id = $1 AND wide = 0 AND deleted_at IS NULL ",
+            "AND span_start < $2 AND span_start > $3 AND span_end > $4 AND user_id = $5 ",
+            "UNION ALL SELECT ", event_cols!(), " FROM events WHERE calendar_id = $1 AND wide = 1 AND deleted_at IS NULL ",
+            "AND span_start < $2 AND span_end > $4 AND user_id = $5 ",
+            "UNION ALL SELECT ", event_cols!(), " FROM events WHERE deleted_at IS NULL AND series_id IN (",
+            "SELECT id FROM events WHERE calendar_id = $1 AND wide = 1 AND deleted_at IS NULL ",
+            "AND span_start < $2 AND span_end > $4 AND user_id = $5)"
+        ))
+        .bind(calendar.as_uuid())
+        .bind(end)
+        .bind(start.saturating_sub(NARROW_SPAN_MS))
+        .bind(start)
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let event = event_from_row(row)?;
+            if seen.insert(event.id) {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    async fn changes_after(&self, user: UserId, after: Seq, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, event_id, calendar_id, previous_calendar_id, op, version, origin, at FROM changes \
+             WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(user.as_uuid())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(change_from_row).collect()
+    }
+
+    async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(&self.pool).await?)
+    }
+}

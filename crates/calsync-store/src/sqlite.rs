@@ -1,0 +1,36 @@
+//! SQLite: the embedded default. One file, WAL journal, one writer at a time
+//! (`BEGIN IMMEDIATE` takes the write lock up front, so two writers never deadlock
+//! upgrading read locks).
+
+use crate::StoreError;
+use calsync_core::Clock;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Db = sqlx::Sqlite;
+const BACKEND: &str = "sqlite";
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[path = "sql/shared.rs"]
+mod shared;
+pub use shared::SqlStore;
+
+/// Opens (creating if needed) the database file and migrates it.
+///
+/// # Errors
+/// When the file cannot be opened or migrated.
+pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<SqlStore, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable across application crashes in WAL mode; only an OS crash or
+        // power loss can lose the last transactions (https://www.sqlite.org/pragma.html#pragma_synchronous).
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+    SqlStore::new(pool, clock).await
+}

@@ -1,0 +1,22 @@
+//! The HTTP API, one module per resource. Every route is registered through utoipa's
+//! `routes!`, so the OpenAPI document and the router cannot drift apart.
+
+pub mod admin;
+pub mod calendars;
+pub mod changes;
+pub mod events;
+pub mod feeds;
+pub mod health;
+
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(admin::router())
+        .merge(calendars::router())
+        .merge(events::router())
+        .merge(feeds::router())
+        .merge(changes::router())
+        .merge(health::router())
+}

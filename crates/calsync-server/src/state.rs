@@ -1,0 +1,46 @@
+use crate::metrics::Metrics;
+use calsync_core::{Clock, UserId};
+use calsync_store::{Store, TokenHash};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// Everything a request handler may use. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// Hash of the admin token; `None` disables the admin API.
+    pub admin_token_hash: Option<TokenHash>,
+    /// Wakes change streams: the id of a user whose change log grew in this process.
+    pub changed: broadcast::Sender<UserId>,
+    /// How often change streams look for changes written by other processes (PostgreSQL
+    /// deployments with several calsync processes).
+    pub change_poll: Duration,
+    pub metrics: Arc<Metrics>,
+    /// Flips to `true` when the server shuts down, so long-lived streams end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, admin_token_hash: Option<TokenHash>) -> (Self, watch::Sender<bool>) {
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let (changed, _) = broadcast::channel(1024);
+        let state = Self {
+            store,
+            clock,
+            admin_token_hash,
+            changed,
+            change_poll: Duration::from_secs(2),
+            metrics: Arc::new(Metrics::default()),
+            shutdown,
+        };
+        (state, shutdown_tx)
+    }
+
+    /// Tells this process' change streams that `user` has new changes.
+    pub fn notify_changed(&self, user: UserId) {
+        // No receivers is fine: nobody is streaming.
+        let _ = self.changed.send(user);
+    }
+}

@@ -1,0 +1,112 @@
+//! Configuration, from (highest first): command-line flags, `CALSYNC_*` environment
+//! variables, the TOML file named by `--config` / `CALSYNC_CONFIG`, built-in defaults.
+
+use anyhow::{Context, bail};
+use calsync_store::DatabaseUrl;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://calsync.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_LOG: &str = "info,sqlx=warn,tower_http=info";
+
+/// The TOML file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub admin_token: Option<SecretString>,
+    pub log: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))
+    }
+}
+
+/// The settings in effect.
+#[derive(Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub listen: SocketAddr,
+    pub admin_token: Option<SecretString>,
+    pub log: String,
+    pub json_logs: bool,
+}
+
+/// What flags and environment variables gave (clap has already preferred flags over env).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub admin_token: Option<String>,
+    pub log: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl Settings {
+    pub fn resolve(over: Overrides, file: FileConfig) -> anyhow::Result<Self> {
+        let database_url = over.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_url = DatabaseUrl::parse(&database_url).map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
+        let listen = over.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen
+            .parse()
+            .with_context(|| format!("listen: {listen:?} is not an address such as 127.0.0.1:8080"))?;
+        let admin_token = over.admin_token.map(SecretString::from).or(file.admin_token);
+        if let Some(t) = &admin_token {
+            use secrecy::ExposeSecret;
+            if t.expose_secret().len() < 16 {
+                bail!("admin_token: use at least 16 random characters");
+            }
+        }
+        let json_logs = match over.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => bail!("log_format: {other:?} is not text or json"),
+        };
+        Ok(Self {
+            database_url,
+            listen,
+            admin_token,
+            log: over.log.or(file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
+            json_logs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let file: FileConfig = toml::from_str("database_url = \"postgres://u:pw@db/calsync\"\nlisten = \"0.0.0.0:9000\"\nadmin_token = \"file-token-0123456789\"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = Settings::resolve(Overrides { listen: Some("127.0.0.1:7000".into()), ..Default::default() }, file)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.database_url.expose(), "postgres://u:pw@db/calsync");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("pw@") && !shown.contains("file-token"), "secrets leak into Debug: {shown}");
+        let d = Settings::resolve(Overrides::default(), FileConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((d.database_url.expose(), d.listen.to_string().as_str()), (DEFAULT_DATABASE_URL, DEFAULT_LISTEN));
+    }
+
+    #[test]
+    fn bad_settings_say_which() {
+        let bad = |o: Overrides| Settings::resolve(o, FileConfig::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(bad(Overrides { listen: Some("nowhere".into()), ..Default::default() }).starts_with("listen"));
+        assert!(bad(Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).starts_with("database_url"));
+        assert!(bad(Overrides { admin_token: Some("short".into()), ..Default::default() }).starts_with("admin_token"));
+        assert!(toml::from_str::<FileConfig>("listn = \"x\"").is_err(), "typos in the file are errors");
+    }
+}

@@ -1,0 +1,176 @@
+//! `cargo run --release -p calsync-bench -- [sqlite|postgres]`
+//!
+//! 1. Bulk insert: 100,000 events (1,000 of them recurring series) into one calendar,
+//!    through the store in batches of 1,000 (one transaction each): events per second.
+//! 2. FullCalendar feed: `GET /calendars/{id}/fullcalendar` for one-month windows over the
+//!    HTTP API of a server on 127.0.0.1: p50 / p99 latency.
+//! 3. Change feed: reading the whole log through `GET /changes` in pages of 1,000: changes
+//!    per second.
+//!
+//! PostgreSQL needs CALSYNC_TEST_POSTGRES_URL (a fresh database is created and dropped).
+//! Results go to stdout in the form BENCHMARKS.md records.
+
+use anyhow::{Context, bail};
+use calsync_core::{CalendarDraft, CalendarId, CalendarInput, EventDraft, EventId, EventInput, Source, SystemClock};
+use calsync_server::AppState;
+use calsync_server::auth::hash_token;
+use calsync_store::testing::TestDb;
+use calsync_store::{NewEvent, TokenHash};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EVENTS: usize = 100_000;
+const SERIES: usize = 1_000;
+const BATCH: usize = 1_000;
+const FEED_REQUESTS: usize = 300;
+
+/// A small deterministic generator, so every run inserts the same calendar.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+fn event(calendar: CalendarId, i: usize, rng: &mut Lcg) -> anyhow::Result<EventDraft> {
+    // Two years of events starting 2026-01-01, in Berlin time.
+    let day = jiff::civil::date(2026, 1, 1).saturating_add(jiff::Span::new().days(rng.next(730) as i64));
+    let hour = 7 + rng.next(11);
+    let minutes = [30, 45, 60, 90][rng.next(4) as usize];
+    let start = day.at(hour as i8, 0, 0, 0);
+    let end = start.saturating_add(jiff::Span::new().minutes(minutes));
+    let mut value = json!({
+        "calendar_id": calendar,
+        "title": format!("Event {i}"),
+        "start": {"date_time": start.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "time_zone": "Europe/Berlin"},
+        "end": {"date_time": end.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "time_zone": "Europe/Berlin"},
+    });
+    if i % (EVENTS / SERIES) == 0 {
+        let days = ["MO", "TU", "WE", "TH", "FR"];
+        let rule = match rng.next(10) {
+            0 => format!("RRULE:FREQ=WEEKLY;BYDAY={}", days[rng.next(5) as usize]),
+            1..=3 => format!("RRULE:FREQ=DAILY;COUNT={}", 10 + rng.next(200)),
+            _ => format!("RRULE:FREQ=WEEKLY;BYDAY={},{};COUNT={}", days[rng.next(5) as usize], days[rng.next(5) as usize], 10 + rng.next(100)),
+        };
+        value["recurrence"] = json!([rule]);
+        value["title"] = json!(format!("Series {i}"));
+    }
+    let input: EventInput = serde_json::from_value(value)?;
+    EventDraft::parse(input).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[allow(clippy::print_stdout)]
+fn report(line: &str) {
+    println!("{line}");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
+    let db = match backend.as_str() {
+        "sqlite" => TestDb::sqlite(),
+        "postgres" => TestDb::postgres().await.context("set CALSYNC_TEST_POSTGRES_URL to benchmark PostgreSQL")?,
+        other => bail!("unknown backend {other:?}: use sqlite or postgres"),
+    };
+    let store = db.open().await;
+    let token = "cs_bench_token";
+    let user = store.create_user("bench", &TokenHash(hash_token(token).0)).await?.id;
+    let draft = CalendarDraft::parse(CalendarInput { name: "Bench".into(), color: None, time_zone: Some("Europe/Berlin".into()) })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let calendar = store.create_calendar(user, CalendarId::new(), &draft).await?.id;
+
+    // 1. Bulk insert.
+    let mut rng = Lcg(42);
+    let mut drafts = Vec::with_capacity(EVENTS);
+    for i in 0..EVENTS {
+        drafts.push(event(calendar, i, &mut rng)?);
+    }
+    let started = Instant::now();
+    for chunk in drafts.chunks(BATCH) {
+        let batch = chunk.iter().map(|d| NewEvent { id: EventId::new(), draft: d.clone(), source: Source::Local }).collect();
+        store.create_events(user, batch).await?;
+    }
+    let insert = started.elapsed();
+    report(&format!("backend: {backend}"));
+    report(&format!(
+        "bulk insert: {EVENTS} events ({SERIES} series) in {:.1} s = {:.0} events/s",
+        insert.as_secs_f64(),
+        EVENTS as f64 / insert.as_secs_f64()
+    ));
+
+    // 2. The FullCalendar feed over HTTP.
+    let (state, stop_streams) = AppState::new(store.clone(), Arc::new(SystemClock), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(calsync_server::serve(listener, state, stop_streams, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let months: Vec<(String, String)> = (0..24)
+        .map(|m| {
+            let start = jiff::civil::date(2026, 1, 1).saturating_add(jiff::Span::new().months(m));
+            let end = start.saturating_add(jiff::Span::new().months(1));
+            (start.to_string(), end.to_string())
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(FEED_REQUESTS);
+    let mut occurrences = 0usize;
+    for i in 0..FEED_REQUESTS + 20 {
+        let (start, end) = &months[(i * 7) % months.len()];
+        let url = format!("{base}/api/v1/calendars/{calendar}/fullcalendar?start={start}&end={end}&timeZone=Europe/Berlin");
+        let t = Instant::now();
+        let response = client.get(&url).bearer_auth(token).send().await?;
+        if !response.status().is_success() {
+            bail!("feed answered {}", response.status());
+        }
+        let body: serde_json::Value = response.json().await?;
+        let took = t.elapsed();
+        if i >= 20 {
+            // The first 20 warm the caches and connection pools.
+            latencies.push(took);
+            occurrences += body.as_array().map_or(0, Vec::len);
+        }
+    }
+    latencies.sort();
+    report(&format!(
+        "fullcalendar month window: {FEED_REQUESTS} requests, {:.0} occurrences/response, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        occurrences as f64 / FEED_REQUESTS as f64,
+        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
+        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+    ));
+
+    // 3. The change feed over HTTP.
+    let started = Instant::now();
+    let (mut after, mut read) = (0i64, 0usize);
+    loop {
+        let page: serde_json::Value = client
+            .get(format!("{base}/api/v1/changes?after={after}&limit=1000"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let n = page["changes"].as_array().map_or(0, Vec::len);
+        if n == 0 {
+            break;
+        }
+        read += n;
+        after = page["next_after"].as_i64().unwrap_or(after);
+    }
+    let took = started.elapsed();
+    report(&format!("change feed: {read} changes in {:.2} s = {:.0} changes/s", took.as_secs_f64(), read as f64 / took.as_secs_f64()));
+    let _ = stop.send(());
+    server.await??;
+    drop(db);
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! The `calsync` binary as an operator uses it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn calsync() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_calsync"));
+    // Keep the environment from leaking settings into the tests.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CALSYNC_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("calsync-cli-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        Self(dir)
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}/calsync.db", self.0.display())
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running process whose output lines arrive on a channel, killed on drop.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{e}"));
+        let (tx, lines) = mpsc::channel();
+        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Self { child, lines }
+    }
+
+    /// The first output line containing `needle` (waits up to 60 s: the first run may compile).
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no output line containing {needle:?}: {e}"),
+            }
+        }
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success());
+        for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("calsync did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn address_in(line: &str) -> String {
+    let start = line.find("127.0.0.1:").unwrap_or_else(|| panic!("no address in {line:?}"));
+    line[start..].split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':')).next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn an_operator_creates_a_user_and_gets_its_token_once() {
+    let dir = TempDir::new();
+    let out = calsync().args(["--database-url", &dir.db_url(), "user", "create", "ada"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let token = stdout.lines().find_map(|l| l.strip_prefix("token: ")).unwrap_or_else(|| panic!("no token in {stdout}"));
+    assert!(token.starts_with("cs_"));
+
+    let list = calsync().args(["--database-url", &dir.db_url(), "user", "list"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("ada") && !listed.contains(token), "the token is never shown again: {listed}");
+}
+
+#[test]
+fn serve_answers_then_stops_cleanly_on_sigterm() {
+    let dir = TempDir::new();
+    let migrate = calsync().env("CALSYNC_DATABASE_URL", dir.db_url()).arg("migrate").output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+
+    let mut cmd = calsync();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).env("CALSYNC_DATABASE_URL", dir.db_url()).env("CALSYNC_ADMIN_TOKEN", "a-very-secret-admin-token");
+    let mut server = Running::start(cmd);
+    let line = server.wait_for("calsync is serving");
+    assert!(!line.contains("a-very-secret-admin-token"));
+    let addr = address_in(&line);
+    let health = std::net::TcpStream::connect(&addr).map(|mut s| {
+        use std::io::{Read, Write};
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    });
+    let health = health.unwrap_or_else(|e| panic!("{e}"));
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"database\":\"sqlite\""));
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_the_config_file() {
+    let dir = TempDir::new();
+    let config = dir.0.join("calsync.toml");
+    std::fs::write(&config, format!("database_url = \"{}\"\nlisten = \"127.0.0.1:1\"\n", dir.db_url())).unwrap_or_else(|e| panic!("{e}"));
+    // The file names the database; the environment overrides the file's listen address.
+    let mut cmd = calsync();
+    cmd.args(["--config", &config.display().to_string(), "serve"]).env("CALSYNC_LISTEN", "127.0.0.1:0");
+    let mut server = Running::start(cmd);
+    let line = server.wait_for("calsync is serving");
+    assert!(line.contains(&dir.0.display().to_string()), "database from the file: {line}");
+    assert!(!line.contains("127.0.0.1:1 "), "listen from the environment: {line}");
+    server.terminate();
+    // A typo in the file is an error that names the file.
+    std::fs::write(&config, "databse_url = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = calsync().args(["--config", &config.display().to_string(), "migrate"]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("calsync.toml"));
+}
+
+#[test]
+fn a_bad_database_url_is_refused_with_a_clear_message() {
+    let out = calsync().args(["--database-url", "mysql://root@localhost/x", "migrate"]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database_url") && stderr.contains("sqlite://"), "{stderr}");
+}
+
+#[test]
+fn the_demo_starts_with_a_user_and_sample_events() {
+    let dir = TempDir::new();
+    let mut cmd = calsync();
+    cmd.args(["demo", "--listen", "127.0.0.1:0", "--database-file", &dir.0.join("demo.db").display().to_string()]);
+    let mut demo = Running::start(cmd);
+    let addr = address_in(&demo.wait_for("calsync demo is running at"));
+    let token = demo.wait_for("token:").split_whitespace().last().unwrap_or_default().to_owned();
+    let calendars = std::net::TcpStream::connect(&addr).map(|mut s| {
+        use std::io::{Read, Write};
+        let request = format!("GET /api/v1/changes?after=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+        let _ = s.write_all(request.as_bytes());
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    });
+    let text = calendars.unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.matches("\"op\":\"created\"").count() >= 5, "sample events are there: {text}");
+    assert!(demo.terminate().success());
+}

@@ -1,6 +1,7 @@
-//! `cargo run --release -p calsync-bench -- [sqlite|postgres]`
+//! `cargo run --release -p calsync-bench -- [sqlite|postgres] [years, default 10]`
 //!
-//! 1. Bulk insert: 100,000 events (1,000 of them recurring series) into one calendar,
+//! 1. Bulk insert: 100,000 events (1,000 of them recurring series) spread over `years`
+//!    into one calendar,
 //!    through the store in batches of 1,000 (one transaction each): events per second.
 //! 2. FullCalendar feed: `GET /calendars/{id}/fullcalendar` for one-month windows over the
 //!    HTTP API of a server on 127.0.0.1: p50 / p99 latency.
@@ -35,9 +36,9 @@ impl Lcg {
     }
 }
 
-fn event(calendar: CalendarId, i: usize, rng: &mut Lcg) -> anyhow::Result<EventDraft> {
-    // Two years of events starting 2026-01-01, in Berlin time.
-    let day = jiff::civil::date(2026, 1, 1).saturating_add(jiff::Span::new().days(rng.next(730) as i64));
+fn event(calendar: CalendarId, i: usize, years: u64, rng: &mut Lcg) -> anyhow::Result<EventDraft> {
+    // `years` of events starting 2026-01-01, in Berlin time.
+    let day = jiff::civil::date(2026, 1, 1).saturating_add(jiff::Span::new().days(rng.next(365 * years) as i64));
     let hour = 7 + rng.next(11);
     let minutes = [30, 45, 60, 90][rng.next(4) as usize];
     let start = day.at(hour as i8, 0, 0, 0);
@@ -53,7 +54,12 @@ fn event(calendar: CalendarId, i: usize, rng: &mut Lcg) -> anyhow::Result<EventD
         let rule = match rng.next(10) {
             0 => format!("RRULE:FREQ=WEEKLY;BYDAY={}", days[rng.next(5) as usize]),
             1..=3 => format!("RRULE:FREQ=DAILY;COUNT={}", 10 + rng.next(200)),
-            _ => format!("RRULE:FREQ=WEEKLY;BYDAY={},{};COUNT={}", days[rng.next(5) as usize], days[rng.next(5) as usize], 10 + rng.next(100)),
+            _ => format!(
+                "RRULE:FREQ=WEEKLY;BYDAY={},{};COUNT={}",
+                days[rng.next(5) as usize],
+                days[rng.next(5) as usize],
+                10 + rng.next(100)
+            ),
         };
         value["recurrence"] = json!([rule]);
         value["title"] = json!(format!("Series {i}"));
@@ -75,6 +81,7 @@ fn report(line: &str) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
+    let years: u64 = std::env::args().nth(2).map_or(Ok(10), |y| y.parse()).context("the second argument is the number of years")?;
     let db = match backend.as_str() {
         "sqlite" => TestDb::sqlite(),
         "postgres" => TestDb::postgres().await.context("set CALSYNC_TEST_POSTGRES_URL to benchmark PostgreSQL")?,
@@ -83,23 +90,28 @@ async fn main() -> anyhow::Result<()> {
     let store = db.open().await;
     let token = "cs_bench_token";
     let user = store.create_user("bench", &TokenHash(hash_token(token).0)).await?.id;
-    let draft = CalendarDraft::parse(CalendarInput { name: "Bench".into(), color: None, time_zone: Some("Europe/Berlin".into()) })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let draft = CalendarDraft::parse(CalendarInput {
+        name: "Bench".into(),
+        color: None,
+        time_zone: Some("Europe/Berlin".into()),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let calendar = store.create_calendar(user, CalendarId::new(), &draft).await?.id;
 
     // 1. Bulk insert.
     let mut rng = Lcg(42);
     let mut drafts = Vec::with_capacity(EVENTS);
     for i in 0..EVENTS {
-        drafts.push(event(calendar, i, &mut rng)?);
+        drafts.push(event(calendar, i, years, &mut rng)?);
     }
     let started = Instant::now();
     for chunk in drafts.chunks(BATCH) {
-        let batch = chunk.iter().map(|d| NewEvent { id: EventId::new(), draft: d.clone(), source: Source::Local }).collect();
+        let batch =
+            chunk.iter().map(|d| NewEvent { id: EventId::new(), draft: d.clone(), source: Source::Local }).collect();
         store.create_events(user, batch).await?;
     }
     let insert = started.elapsed();
-    report(&format!("backend: {backend}"));
+    report(&format!("backend: {backend}, events spread over {years} years from 2026-01-01"));
     report(&format!(
         "bulk insert: {EVENTS} events ({SERIES} series) in {:.1} s = {:.0} events/s",
         insert.as_secs_f64(),
@@ -115,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::new();
-    let months: Vec<(String, String)> = (0..24)
+    let months: Vec<(String, String)> = (0..years as i64 * 12)
         .map(|m| {
             let start = jiff::civil::date(2026, 1, 1).saturating_add(jiff::Span::new().months(m));
             let end = start.saturating_add(jiff::Span::new().months(1));
@@ -126,21 +138,43 @@ async fn main() -> anyhow::Result<()> {
     let mut occurrences = 0usize;
     for i in 0..FEED_REQUESTS + 20 {
         let (start, end) = &months[(i * 7) % months.len()];
-        let url = format!("{base}/api/v1/calendars/{calendar}/fullcalendar?start={start}&end={end}&timeZone=Europe/Berlin");
+        let url =
+            format!("{base}/api/v1/calendars/{calendar}/fullcalendar?start={start}&end={end}&timeZone=Europe/Berlin");
         let t = Instant::now();
         let response = client.get(&url).bearer_auth(token).send().await?;
         if !response.status().is_success() {
             bail!("feed answered {}", response.status());
         }
-        let body: serde_json::Value = response.json().await?;
+        // Timed until the last byte arrives; parsing on the client is not the server's latency.
+        let body = response.bytes().await?;
         let took = t.elapsed();
         if i >= 20 {
             // The first 20 warm the caches and connection pools.
             latencies.push(took);
-            occurrences += body.as_array().map_or(0, Vec::len);
+            occurrences += body.windows(9).filter(|w| w == b"\"allDay\":").count();
         }
     }
     latencies.sort();
+    // Where the time goes, in-process, for a near and a far month.
+    for (label, from, to) in [("June 2026", "2026-06-01T00:00:00+02:00", "2026-07-01T00:00:00+02:00"), ("June 2034", "2034-06-01T00:00:00+02:00", "2034-07-01T00:00:00+02:00")] {
+        let window = calsync_core::Window { start: from.parse()?, end: to.parse()? };
+        let zone = jiff::tz::TimeZone::get("Europe/Berlin")?;
+        let t = Instant::now();
+        let rows = store.events_in_window(user, calendar, window).await?;
+        let query = t.elapsed();
+        let t = Instant::now();
+        let occ = calsync_core::occurrences(&rows, &window, &zone);
+        let expand = t.elapsed();
+        let t = Instant::now();
+        let rendering = calsync_core::fullcalendar::Rendering::Named(zone.clone());
+        let objects: Vec<_> = occ.iter().map(|o| calsync_core::fullcalendar::to_fullcalendar(o, &rendering)).collect();
+        let json = serde_json::to_vec(&objects)?;
+        let render = t.elapsed();
+        report(&format!(
+            "breakdown ({label}, in-process): {} rows read+decoded in {:.2} ms, {} occurrences expanded in {:.2} ms, rendered to {} KiB of JSON in {:.2} ms",
+            rows.len(), query.as_secs_f64() * 1e3, occ.len(), expand.as_secs_f64() * 1e3, json.len() / 1024, render.as_secs_f64() * 1e3
+        ));
+    }
     report(&format!(
         "fullcalendar month window: {FEED_REQUESTS} requests, {:.0} occurrences/response, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         occurrences as f64 / FEED_REQUESTS as f64,
@@ -168,7 +202,11 @@ async fn main() -> anyhow::Result<()> {
         after = page["next_after"].as_i64().unwrap_or(after);
     }
     let took = started.elapsed();
-    report(&format!("change feed: {read} changes in {:.2} s = {:.0} changes/s", took.as_secs_f64(), read as f64 / took.as_secs_f64()));
+    report(&format!(
+        "change feed: {read} changes in {:.2} s = {:.0} changes/s",
+        took.as_secs_f64(),
+        read as f64 / took.as_secs_f64()
+    ));
     let _ = stop.send(());
     server.await??;
     drop(db);

@@ -48,11 +48,7 @@ impl CalendarDraft {
             Some(z) => ZoneName::parse(z).map_err(|m| v.push("time_zone", "time_zone", m)).ok(),
         };
         match time_zone {
-            Some(time_zone) => v.into_result(Self {
-                name: input.name,
-                color: input.color,
-                time_zone,
-            }),
+            Some(time_zone) => v.into_result(Self { name: input.name, color: input.color, time_zone }),
             None => Err(v),
         }
     }

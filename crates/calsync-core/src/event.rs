@@ -165,15 +165,17 @@ impl EventDraft {
             }
         };
         let recurrence = schedule.as_ref().and_then(|s| {
-            Recurrence::parse(&input.recurrence, s.start())
-                .map_err(|e| v.extend(e.nest("recurrence")))
-                .ok()
+            Recurrence::parse(&input.recurrence, s.start()).map_err(|e| v.extend(e.nest("recurrence"))).ok()
         });
         let series = match (input.recurring_event_id, &input.original_start) {
             (None, None) => None,
             (Some(series_id), Some(os)) => {
                 if !input.recurrence.is_empty() {
-                    v.push("recurrence", "not_allowed", "an exception (recurring_event_id set) cannot have its own recurrence");
+                    v.push(
+                        "recurrence",
+                        "not_allowed",
+                        "an exception (recurring_event_id set) cannot have its own recurrence",
+                    );
                 }
                 match EventTime::parse(os) {
                     Ok(original_start) => {
@@ -191,7 +193,11 @@ impl EventDraft {
                 }
             }
             (Some(_), None) => {
-                v.push("original_start", "required", "is required with recurring_event_id: the start the occurrence had in the series");
+                v.push(
+                    "original_start",
+                    "required",
+                    "is required with recurring_event_id: the start the occurrence had in the series",
+                );
                 None
             }
             (None, Some(_)) => {
@@ -200,7 +206,11 @@ impl EventDraft {
             }
         };
         if input.attendees.len() > ATTENDEES_MAX {
-            v.push("attendees", "max_items", format!("has {} entries; at most {ATTENDEES_MAX} are allowed", input.attendees.len()));
+            v.push(
+                "attendees",
+                "max_items",
+                format!("has {} entries; at most {ATTENDEES_MAX} are allowed", input.attendees.len()),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (i, a) in input.attendees.iter().enumerate() {
@@ -316,12 +326,7 @@ impl EventDraft {
         let end = starts
             .starts
             .iter()
-            .map(|(s, len)| {
-                occurrence_end(&self.schedule, *s, *len)
-                    .instant(&TimeZone::UTC)
-                    .as_millisecond()
-                    + slack
-            })
+            .map(|(s, len)| occurrence_end(&self.schedule, *s, *len).instant(&TimeZone::UTC).as_millisecond() + slack)
             .max()
             .unwrap_or(single_end);
         (start, end.max(single_end))
@@ -332,9 +337,9 @@ impl EventDraft {
 /// occurrence's own (RDATE period). Timed lengths are exact (RFC 5545 §3.8.5.3).
 pub fn occurrence_end(schedule: &Schedule, start: jiff::civil::DateTime, own: Option<Length>) -> EventTime {
     match (schedule.start(), schedule.end(), own.unwrap_or(schedule.length())) {
-        (EventTime::Date(_), _, Length::Days(days)) => EventTime::Date(
-            start.date().saturating_add(jiff::Span::new().days(days)),
-        ),
+        (EventTime::Date(_), _, Length::Days(days)) => {
+            EventTime::Date(start.date().saturating_add(jiff::Span::new().days(days)))
+        }
         (EventTime::DateTime { zone, .. }, EventTime::DateTime { zone: end_zone, .. }, length) => {
             let exact = match length {
                 Length::Exact(d) => d,

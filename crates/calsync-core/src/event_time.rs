@@ -50,12 +50,20 @@ impl EventTime {
                 Err(v)
             }
             (None, None) => {
-                v.push("", "required", "give date (all-day, YYYY-MM-DD) or date_time (YYYY-MM-DDTHH:MM:SS) with time_zone");
+                v.push(
+                    "",
+                    "required",
+                    "give date (all-day, YYYY-MM-DD) or date_time (YYYY-MM-DDTHH:MM:SS) with time_zone",
+                );
                 Err(v)
             }
             (Some(date), None) => {
                 if input.time_zone.is_some() {
-                    v.push("time_zone", "not_allowed", "all-day dates have no time zone; remove time_zone or use date_time");
+                    v.push(
+                        "time_zone",
+                        "not_allowed",
+                        "all-day dates have no time zone; remove time_zone or use date_time",
+                    );
                 }
                 let date = parse_date(date).map_err(|m| Violations::one("date", "date", m));
                 match date {
@@ -94,10 +102,7 @@ impl EventTime {
 
     pub fn to_input(&self) -> EventTimeInput {
         match self {
-            Self::Date(d) => EventTimeInput {
-                date: Some(d.to_string()),
-                ..Default::default()
-            },
+            Self::Date(d) => EventTimeInput { date: Some(d.to_string()), ..Default::default() },
             Self::DateTime { local, zone } => EventTimeInput {
                 date: None,
                 date_time: Some(local.strftime("%Y-%m-%dT%H:%M:%S").to_string()),
@@ -143,17 +148,11 @@ pub(crate) fn parse_date(s: &str) -> Result<Date, String> {
     if s.len() != 10 {
         return Err(format!("{s:?} is not a date; use YYYY-MM-DD"));
     }
-    s.parse::<Date>()
-        .map_err(|_| format!("{s:?} is not a valid date; use YYYY-MM-DD"))
-        .and_then(check_year)
+    s.parse::<Date>().map_err(|_| format!("{s:?} is not a valid date; use YYYY-MM-DD")).and_then(check_year)
 }
 
 fn check_year(d: Date) -> Result<Date, String> {
-    if (1900..=2200).contains(&d.year()) {
-        Ok(d)
-    } else {
-        Err(format!("year {} is outside 1900..=2200", d.year()))
-    }
+    if (1900..=2200).contains(&d.year()) { Ok(d) } else { Err(format!("year {} is outside 1900..=2200", d.year())) }
 }
 
 pub(crate) fn parse_local_date_time(s: &str) -> Result<DateTime, String> {
@@ -166,9 +165,7 @@ pub(crate) fn parse_local_date_time(s: &str) -> Result<DateTime, String> {
     if s.len() < 16 || !s.is_char_boundary(10) || s.as_bytes().get(10) != Some(&b'T') {
         return Err(format!("{s:?} is not a date-time; use YYYY-MM-DDTHH:MM:SS"));
     }
-    let dt = s
-        .parse::<DateTime>()
-        .map_err(|_| format!("{s:?} is not a valid date-time; use YYYY-MM-DDTHH:MM:SS"))?;
+    let dt = s.parse::<DateTime>().map_err(|_| format!("{s:?} is not a valid date-time; use YYYY-MM-DDTHH:MM:SS"))?;
     if dt.subsec_nanosecond() != 0 {
         return Err(format!("{s:?} has fractional seconds; calendars keep whole seconds"));
     }
@@ -196,12 +193,13 @@ impl Schedule {
                     return Err(Violations::one(
                         "end",
                         "end_after_start",
-                        format!("end date {e} must be after start date {s} (all-day ends are exclusive: a one-day event on {s} ends on {})", s.tomorrow().unwrap_or(*s)),
+                        format!(
+                            "end date {e} must be after start date {s} (all-day ends are exclusive: a one-day event on {s} ends on {})",
+                            s.tomorrow().unwrap_or(*s)
+                        ),
                     ));
                 }
-                if (*e - *s).get_days() as i64 > EVENT_MAX_DAYS
-                    || s.saturating_add(EVENT_MAX_DAYS.days()) < *e
-                {
+                if (*e - *s).get_days() as i64 > EVENT_MAX_DAYS || s.saturating_add(EVENT_MAX_DAYS.days()) < *e {
                     return Err(too_long());
                 }
             }
@@ -245,11 +243,7 @@ impl Schedule {
     pub fn length(&self) -> Length {
         match (&self.start, &self.end) {
             (EventTime::Date(s), EventTime::Date(e)) => Length::Days((*e - *s).get_days() as i64),
-            _ => Length::Exact(
-                self.end
-                    .instant(&TimeZone::UTC)
-                    .duration_since(self.start.instant(&TimeZone::UTC)),
-            ),
+            _ => Length::Exact(self.end.instant(&TimeZone::UTC).duration_since(self.start.instant(&TimeZone::UTC))),
         }
     }
 }
@@ -274,11 +268,7 @@ mod tests {
     use super::*;
 
     fn timed(dt: &str, tz: &str) -> EventTimeInput {
-        EventTimeInput {
-            date: None,
-            date_time: Some(dt.into()),
-            time_zone: Some(tz.into()),
-        }
+        EventTimeInput { date: None, date_time: Some(dt.into()), time_zone: Some(tz.into()) }
     }
 
     #[test]
@@ -300,7 +290,10 @@ mod tests {
             (timed("2026-03-01T09:00:00", "Nowhere/Town"), "time_zone"),
             (EventTimeInput { date_time: Some("2026-03-01T09:00:00".into()), ..Default::default() }, "time_zone"),
             (EventTimeInput { date: Some("2026-02-30".into()), ..Default::default() }, "date"),
-            (EventTimeInput { date: Some("2026-02-01".into()), time_zone: Some("UTC".into()), ..Default::default() }, "time_zone"),
+            (
+                EventTimeInput { date: Some("2026-02-01".into()), time_zone: Some("UTC".into()), ..Default::default() },
+                "time_zone",
+            ),
         ];
         for (input, field) in cases {
             let err = EventTime::parse(&input).expect_err("must be rejected");

@@ -70,12 +70,10 @@ impl Rendering {
     fn write(&self, t: &EventTime, ts: jiff::Timestamp) -> String {
         match t {
             EventTime::Date(d) => d.to_string(),
-            EventTime::DateTime { .. } => {
-                match self {
-                    Self::Utc => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    Self::Named(z) => ts.to_zoned_datetime(z.clone()).strftime("%Y-%m-%dT%H:%M:%S").to_string(),
-                }
-            }
+            EventTime::DateTime { .. } => match self {
+                Self::Utc => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                Self::Named(z) => ts.to_zoned_datetime(z.clone()).strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            },
         }
     }
 }

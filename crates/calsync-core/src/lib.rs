@@ -22,7 +22,7 @@ pub use calendar::{Calendar, CalendarDraft, CalendarInput, CalendarView};
 pub use change::{Change, ChangeOp, Seq};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use event::{
-    Attendee, Event, EventDraft, EventInput, EventMeta, EventView, SeriesLink, ResponseStatus, Status, Transparency,
+    Attendee, Event, EventDraft, EventInput, EventMeta, EventView, ResponseStatus, SeriesLink, Status, Transparency,
     Visibility,
 };
 pub use event_time::{EventTime, EventTimeInput, Length, Schedule};

@@ -58,8 +58,20 @@ pub struct Starts {
 }
 
 const RRULE_PARTS: &[&str] = &[
-    "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY",
-    "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
+    "FREQ",
+    "UNTIL",
+    "COUNT",
+    "INTERVAL",
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
 ];
 
 impl Recurrence {
@@ -74,12 +86,8 @@ impl Recurrence {
             v.push("", "max_items", format!("has {} lines; at most {RECURRENCE_LINES_MAX} are allowed", lines.len()));
             return Err(v);
         }
-        let mut out = Self {
-            lines: Vec::with_capacity(lines.len()),
-            rule: None,
-            rdates: Vec::new(),
-            exdates: BTreeSet::new(),
-        };
+        let mut out =
+            Self { lines: Vec::with_capacity(lines.len()), rule: None, rdates: Vec::new(), exdates: BTreeSet::new() };
         for (i, raw) in lines.iter().enumerate() {
             let field = format!("[{i}]");
             let line = raw.trim();
@@ -111,9 +119,7 @@ impl Recurrence {
         let mut tzid = None;
         let mut value_type = None;
         for param in parts {
-            let (k, val) = param
-                .split_once('=')
-                .ok_or_else(|| format!("parameter {param:?} has no value"))?;
+            let (k, val) = param.split_once('=').ok_or_else(|| format!("parameter {param:?} has no value"))?;
             match k.to_ascii_uppercase().as_str() {
                 "TZID" => tzid = Some(ZoneName::parse(val.trim_matches('"'))?),
                 "VALUE" => value_type = Some(val.to_ascii_uppercase()),
@@ -144,7 +150,10 @@ impl Recurrence {
                     }
                     let local = to_series_local(item, tzid.as_ref(), start)?;
                     if matches!(value_type.as_deref(), Some("DATE")) != (item.trim().len() == 8) {
-                        return Err(format!("{item:?} does not match VALUE={}", value_type.as_deref().unwrap_or("DATE-TIME")));
+                        return Err(format!(
+                            "{item:?} does not match VALUE={}",
+                            value_type.as_deref().unwrap_or("DATE-TIME")
+                        ));
                     }
                     if is_rdate {
                         self.rdates.push(ExtraDate { start: local, length: None });
@@ -203,9 +212,7 @@ impl Rule {
         let mut rewritten = Vec::new();
         let mut finite = false;
         for part in value.split(';').filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("RRULE part {part:?} is not KEY=VALUE"))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| format!("RRULE part {part:?} is not KEY=VALUE"))?;
             let key = k.to_ascii_uppercase();
             if !RRULE_PARTS.contains(&key.as_str()) {
                 return Err(format!("RRULE part {key} is not part of RFC 5545 (known: {})", RRULE_PARTS.join(", ")));
@@ -271,11 +278,8 @@ impl Rule {
         let mut limit = 64usize;
         loop {
             let expanded = self.calendar.expand_dates(calcard::common::timezone::Tz::Floating, limit);
-            let dates: Vec<DateTime> = expanded
-                .events
-                .iter()
-                .filter_map(|e| from_chrono(e.start.naive_local()))
-                .collect();
+            let dates: Vec<DateTime> =
+                expanded.events.iter().filter_map(|e| from_chrono(e.start.naive_local())).collect();
             let exhausted = dates.len() < limit;
             let past_horizon = match (horizon, dates.iter().max()) {
                 (Some(h), Some(last)) => *last > h,
@@ -316,9 +320,8 @@ fn parse_ical_value(s: &str) -> Result<IcalValue, String> {
     let num = |r: std::ops::Range<usize>| -> Result<i16, String> {
         s.get(r).filter(|d| d.bytes().all(|b| b.is_ascii_digit())).and_then(|d| d.parse().ok()).ok_or_else(bad)
     };
-    let date = || -> Result<Date, String> {
-        Date::new(num(0..4)?, num(4..6)? as i8, num(6..8)? as i8).map_err(|_| bad())
-    };
+    let date =
+        || -> Result<Date, String> { Date::new(num(0..4)?, num(4..6)? as i8, num(6..8)? as i8).map_err(|_| bad()) };
     match s.len() {
         8 => Ok(IcalValue::Date(date()?)),
         15 | 16 if s.as_bytes()[8] == b'T' => {
@@ -372,9 +375,8 @@ fn parse_period(item: &str, tzid: Option<&ZoneName>, start: &EventTime) -> Resul
     if start.is_all_day() {
         return Err("VALUE=PERIOD needs a timed series".into());
     }
-    let (from, to) = item
-        .split_once('/')
-        .ok_or_else(|| format!("{item:?} is not a period (start/end or start/duration)"))?;
+    let (from, to) =
+        item.split_once('/').ok_or_else(|| format!("{item:?} is not a period (start/end or start/duration)"))?;
     let local = to_series_local(from, tzid, start)?;
     let EventTime::DateTime { zone, .. } = start else {
         return Err("VALUE=PERIOD needs a timed series".into());
@@ -382,8 +384,10 @@ fn parse_period(item: &str, tzid: Option<&ZoneName>, start: &EventTime) -> Resul
     let begin = resolve(zone.zone(), local);
     let length = if to.starts_with(['P', '+', '-']) {
         let span: Span = to.parse().map_err(|_| format!("{to:?} is not an ISO 8601 duration"))?;
-        SignedDuration::try_from(span.to_duration(&begin.to_zoned_datetime(zone.zone().clone())).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?
+        SignedDuration::try_from(
+            span.to_duration(&begin.to_zoned_datetime(zone.zone().clone())).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?
     } else {
         let end = resolve(zone.zone(), to_series_local(to, tzid, start)?);
         end.duration_since(begin)
@@ -460,15 +464,16 @@ mod tests {
     fn exdate_in_another_zone_removes_the_matching_instance() {
         let start = berlin("2026-03-02T09:00:00");
         let r = Recurrence::parse(
-            &lines(&["RRULE:FREQ=DAILY;COUNT=4", "EXDATE:20260303T080000Z", "RDATE;TZID=America/New_York:20260310T040000"]),
+            &lines(&[
+                "RRULE:FREQ=DAILY;COUNT=4",
+                "EXDATE:20260303T080000Z",
+                "RDATE;TZID=America/New_York:20260310T040000",
+            ]),
             &start,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let got: Vec<String> = r.starts(start.civil(), None).starts.iter().map(|(d, _)| d.to_string()).collect();
-        assert_eq!(
-            got,
-            ["2026-03-02T09:00:00", "2026-03-04T09:00:00", "2026-03-05T09:00:00", "2026-03-10T09:00:00"]
-        );
+        assert_eq!(got, ["2026-03-02T09:00:00", "2026-03-04T09:00:00", "2026-03-05T09:00:00", "2026-03-10T09:00:00"]);
     }
 
     #[test]

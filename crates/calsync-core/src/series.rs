@@ -5,8 +5,8 @@ use crate::event::{Event, Status, occurrence_end};
 use crate::event_time::{EventTime, Length};
 use crate::ids::EventId;
 use crate::window::Window;
-use jiff::civil::DateTime;
 use jiff::Timestamp;
+use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use std::collections::HashMap;
 
@@ -38,8 +38,7 @@ pub fn occurrences<'a>(events: &'a [Event], window: &Window, all_day_zone: &Time
             exceptions.entry(link.series_id).or_default().push(e);
         }
     }
-    let masters: std::collections::HashSet<EventId> =
-        live().filter(|e| e.draft.is_series()).map(|e| e.id).collect();
+    let masters: std::collections::HashSet<EventId> = live().filter(|e| e.draft.is_series()).map(|e| e.id).collect();
     let mut out = Vec::new();
     for e in live() {
         if e.draft.is_series() {
@@ -49,11 +48,26 @@ pub fn occurrences<'a>(events: &'a [Event], window: &Window, all_day_zone: &Time
             }
         } else if let Some(link) = e.draft.series() {
             if !masters.contains(&link.series_id) && e.draft.status() != Status::Cancelled {
-                push_if_visible(&mut out, e, e.draft.schedule().start().clone(), e.draft.schedule().end().clone(),
-                    Some((link.series_id, link.original_start.clone())), window, all_day_zone);
+                push_if_visible(
+                    &mut out,
+                    e,
+                    e.draft.schedule().start().clone(),
+                    e.draft.schedule().end().clone(),
+                    Some((link.series_id, link.original_start.clone())),
+                    window,
+                    all_day_zone,
+                );
             }
         } else if e.draft.status() != Status::Cancelled {
-            push_if_visible(&mut out, e, e.draft.schedule().start().clone(), e.draft.schedule().end().clone(), None, window, all_day_zone);
+            push_if_visible(
+                &mut out,
+                e,
+                e.draft.schedule().start().clone(),
+                e.draft.schedule().end().clone(),
+                None,
+                window,
+                all_day_zone,
+            );
         }
     }
     out.sort_by_key(|o| (o.start_at, o.event.id));
@@ -103,7 +117,15 @@ fn expand_series<'a>(
             Some(ex) => {
                 if ex.draft.status() != Status::Cancelled {
                     let s = ex.draft.schedule();
-                    push_if_visible(out, ex, s.start().clone(), s.end().clone(), Some((master.id, original)), window, zone);
+                    push_if_visible(
+                        out,
+                        ex,
+                        s.start().clone(),
+                        s.end().clone(),
+                        Some((master.id, original)),
+                        window,
+                        zone,
+                    );
                 }
             }
             None => {
@@ -126,7 +148,15 @@ fn expand_series<'a>(
             && let Some(link) = ex.draft.series()
         {
             let s = ex.draft.schedule();
-            push_if_visible(out, ex, s.start().clone(), s.end().clone(), Some((master.id, link.original_start.clone())), window, zone);
+            push_if_visible(
+                out,
+                ex,
+                s.start().clone(),
+                s.end().clone(),
+                Some((master.id, link.original_start.clone())),
+                window,
+                zone,
+            );
         }
     }
 }
@@ -135,7 +165,9 @@ fn expand_series<'a>(
 /// day for floating all-day dates.
 fn horizon(first: &EventTime, window: &Window) -> DateTime {
     match first {
-        EventTime::Date(_) => window.end.to_zoned_datetime(TimeZone::UTC).datetime().saturating_add(jiff::Span::new().days(1)),
+        EventTime::Date(_) => {
+            window.end.to_zoned_datetime(TimeZone::UTC).datetime().saturating_add(jiff::Span::new().days(1))
+        }
         EventTime::DateTime { zone, .. } => window.end.to_zoned_datetime(zone.zone().clone()).datetime(),
     }
 }

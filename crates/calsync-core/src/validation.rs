@@ -36,11 +36,7 @@ impl Violations {
     }
 
     pub fn push(&mut self, field: impl Into<String>, rule: &'static str, message: impl Into<String>) {
-        self.0.push(Violation {
-            field: field.into(),
-            rule,
-            message: message.into(),
-        });
+        self.0.push(Violation { field: field.into(), rule, message: message.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -84,32 +80,17 @@ impl fmt::Display for Violations {
 }
 
 /// Checks a length limit counted in characters (not bytes: limits are about what people type).
-pub(crate) fn check_len(
-    violations: &mut Violations,
-    field: &str,
-    value: &str,
-    max_chars: usize,
-) {
+pub(crate) fn check_len(violations: &mut Violations, field: &str, value: &str, max_chars: usize) {
     let n = value.chars().count();
     if n > max_chars {
-        violations.push(
-            field,
-            "max_length",
-            format!("is {n} characters long; at most {max_chars} are allowed"),
-        );
+        violations.push(field, "max_length", format!("is {n} characters long; at most {max_chars} are allowed"));
     }
 }
 
 /// `#RRGGBB`, the colour form every provider can map.
 pub(crate) fn check_color(violations: &mut Violations, field: &str, value: &str) {
-    let ok = value.len() == 7
-        && value.starts_with('#')
-        && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    let ok = value.len() == 7 && value.starts_with('#') && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if !ok {
-        violations.push(
-            field,
-            "color",
-            format!("{value:?} is not a colour; use #RRGGBB, e.g. #1e90ff"),
-        );
+        violations.push(field, "color", format!("{value:?} is not a colour; use #RRGGBB, e.g. #1e90ff"));
     }
 }

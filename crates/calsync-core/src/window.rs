@@ -37,7 +37,11 @@ impl Window {
         if end <= start {
             v.push("end", "end_after_start", format!("window end {end} must be after its start {start}"));
         } else if end.duration_since(start) > SignedDuration::from_hours(24 * WINDOW_MAX_DAYS) {
-            v.push("end", "max_window", format!("the window may span at most {WINDOW_MAX_DAYS} days; ask for smaller pages"));
+            v.push(
+                "end",
+                "max_window",
+                format!("the window may span at most {WINDOW_MAX_DAYS} days; ask for smaller pages"),
+            );
         }
         v.into_result(Self { start, end })
     }
@@ -66,16 +70,20 @@ mod tests {
     #[test]
     fn windows_accept_the_forms_fullcalendar_sends() {
         let berlin = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
-        let w = Window::parse(Some("2026-05-01T00:00:00"), Some("2026-06-01"), &berlin).unwrap_or_else(|e| panic!("{e}"));
+        let w =
+            Window::parse(Some("2026-05-01T00:00:00"), Some("2026-06-01"), &berlin).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(w.start.to_string(), "2026-04-30T22:00:00Z");
-        let w = Window::parse(Some("2026-05-01T00:00:00+02:00"), Some("2026-05-02T00:00:00Z"), &TimeZone::UTC).unwrap_or_else(|e| panic!("{e}"));
+        let w = Window::parse(Some("2026-05-01T00:00:00+02:00"), Some("2026-05-02T00:00:00Z"), &TimeZone::UTC)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(w.start.to_string(), "2026-04-30T22:00:00Z");
     }
 
     #[test]
     fn bad_windows_are_refused_with_the_field() {
         let utc = TimeZone::UTC;
-        let rule = |s: Option<&str>, e: Option<&str>| Window::parse(s, e, &utc).err().map(|v| (v.0[0].field.clone(), v.0[0].rule));
+        let rule = |s: Option<&str>, e: Option<&str>| {
+            Window::parse(s, e, &utc).err().map(|v| (v.0[0].field.clone(), v.0[0].rule))
+        };
         assert_eq!(rule(None, Some("2026-01-01")), Some(("start".into(), "required")));
         assert_eq!(rule(Some("2026-02-01"), Some("2026-01-01")), Some(("end".into(), "end_after_start")));
         assert_eq!(rule(Some("2026-01-01"), Some("2028-01-01")), Some(("end".into(), "max_window")));

@@ -31,17 +31,11 @@ impl ZoneName {
                 format!("{name:?} is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)")
             })?
         };
-        Ok(Self {
-            name: if name == "Z" { "UTC".into() } else { name.to_owned() },
-            zone,
-        })
+        Ok(Self { name: if name == "Z" { "UTC".into() } else { name.to_owned() }, zone })
     }
 
     pub fn utc() -> Self {
-        Self {
-            name: "UTC".into(),
-            zone: TimeZone::UTC,
-        }
+        Self { name: "UTC".into(), zone: TimeZone::UTC }
     }
 
     pub fn as_str(&self) -> &str {

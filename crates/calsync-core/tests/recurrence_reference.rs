@@ -141,7 +141,8 @@ fn expand(case: &Case) -> Vec<Span> {
 
 #[test]
 fn expansion_matches_recurring_ical_events_or_the_rfc_where_it_deviates() {
-    let fixture: Fixture = serde_json::from_str(include_str!("fixtures/recurrence.json")).unwrap_or_else(|e| panic!("{e}"));
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("fixtures/recurrence.json")).unwrap_or_else(|e| panic!("{e}"));
     assert!(fixture.generated_by.starts_with("recurring-ical-events"));
     assert!(fixture.cases.len() >= 30, "the fixture lost cases");
     let mut failures = Vec::new();
@@ -155,5 +156,11 @@ fn expansion_matches_recurring_ical_events_or_the_rfc_where_it_deviates() {
             failures.push(format!("{}\n  expected {expected:?}\n  got      {got:?}", case.name));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), fixture.cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        fixture.cases.len(),
+        failures.join("\n")
+    );
 }

@@ -49,21 +49,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// A 400 problem naming the field (or `body` for syntax errors).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
-        let rule = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "json",
-            serde_json::error::Category::Data => "type",
-            serde_json::error::Category::Io => "readable",
-        };
-        let message = match rule {
-            "json" => format!("is not valid JSON: {inner}"),
-            _ => strip_position(&inner.to_string()),
-        };
-        ApiError::bad_field(&field, rule, message)
-    })
+        match inner.classify() {
+            // A syntax error is the document's, wherever the parser happened to be.
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::bad_field("body", "json", format!("is not valid JSON: {inner}"))
+            }
+            serde_json::error::Category::Io => ApiError::bad_field("body", "readable", inner.to_string()),
+            serde_json::error::Category::Data => data_error(&path, &strip_position(&inner.to_string())),
+        }
+    })?;
+    // Only whitespace may follow the value: `{…} junk` is not a JSON document.
+    de.end().map_err(|e| ApiError::bad_field("body", "json", format!("is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// A value that does not fit the schema: the field it concerns and the rule it broke
+/// (`unknown_field`, `required` or `type`).
+fn data_error(path: &str, message: &str) -> ApiError {
+    let at_top = path == "." || path.is_empty();
+    let field = if at_top { "body" } else { path };
+    if message.starts_with("unknown field") {
+        // serde_path_to_error already ends the path with the unknown key.
+        return ApiError::bad_field(field, "unknown_field", message);
+    }
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        // Here the path is the object that lacks the field.
+        let missing = if at_top { name.to_owned() } else { format!("{path}.{name}") };
+        return ApiError::bad_field(&missing, "required", message);
+    }
+    ApiError::bad_field(field, "type", message)
 }
 
 /// Serde's messages end in "at line 1 column 42", which means nothing to most clients once
@@ -142,7 +159,6 @@ pub fn etag(version: i64) -> axum::http::HeaderValue {
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
-        ApiError::bad_field(&field, "type", strip_position(&e.into_inner().to_string()))
+        data_error(&path, &strip_position(&e.into_inner().to_string()))
     })
 }

@@ -19,7 +19,6 @@ use calsync_core::limits::BODY_MAX_BYTES;
 use problem::ApiError;
 pub use state::AppState;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -58,25 +57,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The complete application.
 pub fn app(state: AppState) -> Router {
     let (api, _) = routes::api().split_for_parts();
-    let spec = Arc::new(openapi());
     let metrics = state.metrics.clone();
-    api.route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let spec = spec.clone();
-            async move { axum::Json(spec.as_ref().clone()) }
-        }),
-    )
-    .fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/v1/openapi.json".into()) })
-    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-    .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
-    .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
-    .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-    .layer(TraceLayer::new_for_http())
-    .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
-    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-    .with_state(state)
+    api.fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/v1/openapi.json".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, ends change streams and waits

@@ -22,10 +22,7 @@ pub use shared::SqlStore;
 /// When the server cannot be reached or the migration fails.
 pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<SqlStore, StoreError> {
     let options = PgConnectOptions::from_str(url)?;
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await?;
+    let pool =
+        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
     SqlStore::new(pool, clock).await
 }

@@ -61,7 +61,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn user_by_token(&self, token: &TokenHash) -> Result<Option<User>, StoreError>;
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
-    async fn create_calendar(&self, user: UserId, id: CalendarId, draft: &CalendarDraft) -> Result<Calendar, StoreError>;
+    async fn create_calendar(
+        &self,
+        user: UserId,
+        id: CalendarId,
+        draft: &CalendarDraft,
+    ) -> Result<Calendar, StoreError>;
     async fn list_calendars(&self, user: UserId) -> Result<Vec<Calendar>, StoreError>;
     async fn get_calendar(&self, user: UserId, id: CalendarId) -> Result<Calendar, StoreError>;
     async fn update_calendar(
@@ -106,7 +111,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Live events of a calendar that may have an occurrence in `window`: singles and
     /// exceptions overlapping it, series whose span overlaps it, and every exception of those
     /// series (so moved-away occurrences can be suppressed).
-    async fn events_in_window(&self, user: UserId, calendar: CalendarId, window: Window) -> Result<Vec<Event>, StoreError>;
+    async fn events_in_window(
+        &self,
+        user: UserId,
+        calendar: CalendarId,
+        window: Window,
+    ) -> Result<Vec<Event>, StoreError>;
 
     /// Changes with `seq > after`, oldest first, at most `limit`.
     async fn changes_after(&self, user: UserId, after: Seq, limit: u32) -> Result<Vec<Change>, StoreError>;

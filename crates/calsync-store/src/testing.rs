@@ -30,7 +30,8 @@ impl TestDb {
         if let Err(e) = std::fs::create_dir_all(&dir) {
             panic!("cannot create {}: {e}", dir.display());
         }
-        let url = DatabaseUrl::parse(&format!("sqlite://{}/calsync.db", dir.display())).unwrap_or_else(|e| panic!("{e}"));
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}/calsync.db", dir.display())).unwrap_or_else(|e| panic!("{e}"));
         Self { url, cleanup: Cleanup::Dir(dir) }
     }
 
@@ -107,7 +108,10 @@ impl Drop for TestDb {
 mod tests {
     #[test]
     fn database_names_are_swapped_in_urls() {
-        assert_eq!(super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
         assert_eq!(super::with_database("postgres://u@h?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     }
 }

@@ -46,8 +46,12 @@ async fn user(store: &Arc<dyn Store>, name: &str) -> UserId {
 }
 
 async fn calendar(store: &Arc<dyn Store>, user: UserId) -> CalendarId {
-    let draft = CalendarDraft::parse(CalendarInput { name: "Work".into(), color: None, time_zone: Some("Europe/Berlin".into()) })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let draft = CalendarDraft::parse(CalendarInput {
+        name: "Work".into(),
+        color: None,
+        time_zone: Some("Europe/Berlin".into()),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     store.create_calendar(user, CalendarId::new(), &draft).await.unwrap_or_else(|e| panic!("{e}")).id
 }
 
@@ -82,7 +86,10 @@ async fn create(store: &Arc<dyn Store>, user: UserId, draft: EventDraft) -> cals
 }
 
 fn window(start: &str, end: &str) -> Window {
-    Window { start: start.parse().unwrap_or_else(|e| panic!("{e}")), end: end.parse().unwrap_or_else(|e| panic!("{e}")) }
+    Window {
+        start: start.parse().unwrap_or_else(|e| panic!("{e}")),
+        end: end.parse().unwrap_or_else(|e| panic!("{e}")),
+    }
 }
 
 conformance!(an_event_lives_and_dies_with_versions_and_a_change_log, |store| {
@@ -101,11 +108,15 @@ conformance!(an_event_lives_and_dies_with_versions_and_a_change_log, |store| {
     assert_eq!(moved.meta.source, Source::Local, "source is where it was created");
     assert_eq!(moved.meta.updated_at_source, Source::Google);
 
-    let stale = store.update_event(ada, event.id, meeting(cal, "lost edit", "2026-05-06"), Some(1), Source::Local).await;
+    let stale =
+        store.update_event(ada, event.id, meeting(cal, "lost edit", "2026-05-06"), Some(1), Source::Local).await;
     assert!(matches!(stale, Err(StoreError::VersionMismatch { expected: 1, current: 2 })), "{stale:?}");
 
     // Writing the same content again is not a change.
-    let same = store.update_event(ada, event.id, moved.draft.clone(), None, Source::Local).await.unwrap_or_else(|e| panic!("{e}"));
+    let same = store
+        .update_event(ada, event.id, moved.draft.clone(), None, Source::Local)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(same.meta.version, 2);
 
     let dead = store.delete_event(ada, event.id, Some(2), Source::Local).await.unwrap_or_else(|e| panic!("{e}"));
@@ -123,7 +134,11 @@ conformance!(an_event_lives_and_dies_with_versions_and_a_change_log, |store| {
     let summary: Vec<(i64, ChangeOp, i64, Source)> = log.iter().map(|c| (c.seq, c.op, c.version, c.origin)).collect();
     assert_eq!(
         summary,
-        [(1, ChangeOp::Created, 1, Source::Local), (2, ChangeOp::Updated, 2, Source::Google), (3, ChangeOp::Deleted, 3, Source::Local)]
+        [
+            (1, ChangeOp::Created, 1, Source::Local),
+            (2, ChangeOp::Updated, 2, Source::Google),
+            (3, ChangeOp::Deleted, 3, Source::Local)
+        ]
     );
     assert_eq!(store.changes_after(ada, 2, 100).await.unwrap_or_else(|e| panic!("{e}")).len(), 1);
     assert_eq!(store.changes_after(ada, 0, 2).await.unwrap_or_else(|e| panic!("{e}")).len(), 2);
@@ -144,11 +159,22 @@ conformance!(users_never_see_each_other, |store| {
     assert!(matches!(store.delete_event(bob, event.id, None, Source::Local).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(store.delete_calendar(bob, cal, None, Source::Local).await, Err(StoreError::NotFound { .. })));
     // Bob cannot put an event into Ada's calendar either.
-    let sneaky = store.create_events(bob, vec![NewEvent { id: EventId::new(), draft: meeting(cal, "x", "2026-05-04"), source: Source::Local }]).await;
+    let sneaky = store
+        .create_events(
+            bob,
+            vec![NewEvent { id: EventId::new(), draft: meeting(cal, "x", "2026-05-04"), source: Source::Local }],
+        )
+        .await;
     assert!(matches!(sneaky, Err(StoreError::Invalid(_))), "{sneaky:?}");
     assert!(store.list_calendars(bob).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     assert!(store.changes_after(bob, 0, 10).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
-    assert!(store.events_in_window(bob, cal, window("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z")).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(
+        store
+            .events_in_window(bob, cal, window("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
 });
 
 conformance!(tokens_find_their_user, |store| {
@@ -163,11 +189,15 @@ conformance!(tokens_find_their_user, |store| {
 conformance!(calendars_update_with_versions_and_delete_their_events, |store| {
     let ada = user(&store, "ada").await;
     let cal = calendar(&store, ada).await;
-    let renamed = CalendarDraft::parse(CalendarInput { name: "Home".into(), color: Some("#00ff00".into()), time_zone: None })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let renamed =
+        CalendarDraft::parse(CalendarInput { name: "Home".into(), color: Some("#00ff00".into()), time_zone: None })
+            .unwrap_or_else(|e| panic!("{e}"));
     let updated = store.update_calendar(ada, cal, &renamed, Some(1)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((updated.version, updated.draft.name.as_str()), (2, "Home"));
-    assert!(matches!(store.update_calendar(ada, cal, &renamed, Some(1)).await, Err(StoreError::VersionMismatch { .. })));
+    assert!(matches!(
+        store.update_calendar(ada, cal, &renamed, Some(1)).await,
+        Err(StoreError::VersionMismatch { .. })
+    ));
     assert_eq!(store.list_calendars(ada).await.unwrap_or_else(|e| panic!("{e}")).len(), 1);
 
     let a = create(&store, ada, meeting(cal, "a", "2026-05-04")).await;
@@ -183,7 +213,8 @@ conformance!(a_batch_is_all_or_nothing, |store| {
     let ada = user(&store, "ada").await;
     let cal = calendar(&store, ada).await;
     let good = NewEvent { id: EventId::new(), draft: meeting(cal, "good", "2026-05-04"), source: Source::Google };
-    let bad = NewEvent { id: EventId::new(), draft: meeting(CalendarId::new(), "bad", "2026-05-04"), source: Source::Google };
+    let bad =
+        NewEvent { id: EventId::new(), draft: meeting(CalendarId::new(), "bad", "2026-05-04"), source: Source::Google };
     let result = store.create_events(ada, vec![good.clone(), bad]).await;
     match result {
         Err(StoreError::Invalid(v)) => assert_eq!(v.0[0].field, "calendar_id"),
@@ -212,15 +243,25 @@ conformance!(series_exceptions_follow_their_series, |store| {
         }))
     };
     // Exceptions must point at a series of the same user.
-    let not_a_series = store.create_events(ada, vec![NewEvent { id: EventId::new(), draft: exception(single.id), source: Source::Local }]).await;
-    assert!(matches!(not_a_series, Err(StoreError::Invalid(ref v)) if v.0[0].field == "recurring_event_id"), "{not_a_series:?}");
+    let not_a_series = store
+        .create_events(ada, vec![NewEvent { id: EventId::new(), draft: exception(single.id), source: Source::Local }])
+        .await;
+    assert!(
+        matches!(not_a_series, Err(StoreError::Invalid(ref v)) if v.0[0].field == "recurring_event_id"),
+        "{not_a_series:?}"
+    );
     let ex = create(&store, ada, exception(series.id)).await;
     // One exception per occurrence.
-    let twice = store.create_events(ada, vec![NewEvent { id: EventId::new(), draft: exception(series.id), source: Source::Local }]).await;
+    let twice = store
+        .create_events(ada, vec![NewEvent { id: EventId::new(), draft: exception(series.id), source: Source::Local }])
+        .await;
     assert!(matches!(twice, Err(StoreError::AlreadyExists { .. })), "{twice:?}");
 
     store.delete_event(ada, series.id, None, Source::Local).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(store.get_event(ada, ex.id).await.unwrap_or_else(|e| panic!("{e}")).is_deleted(), "exceptions die with their series");
+    assert!(
+        store.get_event(ada, ex.id).await.unwrap_or_else(|e| panic!("{e}")).is_deleted(),
+        "exceptions die with their series"
+    );
 });
 
 conformance!(window_queries_find_what_overlaps, |store| {
@@ -229,24 +270,37 @@ conformance!(window_queries_find_what_overlaps, |store| {
     let inside = create(&store, ada, meeting(cal, "inside", "2026-05-04")).await;
     create(&store, ada, meeting(cal, "before", "2026-04-01")).await;
     create(&store, ada, meeting(cal, "after", "2026-07-01")).await;
-    let long = create(&store, ada, draft(json!({
-        "calendar_id": cal, "title": "sabbatical",
-        "start": {"date": "2026-01-01"}, "end": {"date": "2026-12-31"},
-    }))).await;
+    let long = create(
+        &store,
+        ada,
+        draft(json!({
+            "calendar_id": cal, "title": "sabbatical",
+            "start": {"date": "2026-01-01"}, "end": {"date": "2026-12-31"},
+        })),
+    )
+    .await;
     let endless = create(&store, ada, weekly(cal, "2020-01-06", "RRULE:FREQ=WEEKLY")).await;
     let ended = create(&store, ada, weekly(cal, "2020-01-06", "RRULE:FREQ=WEEKLY;COUNT=3")).await;
     let gone = create(&store, ada, meeting(cal, "deleted", "2026-05-05")).await;
     store.delete_event(ada, gone.id, None, Source::Local).await.unwrap_or_else(|e| panic!("{e}"));
     // An exception of the endless series moved far away still comes along with its series.
-    let far = create(&store, ada, draft(json!({
-        "calendar_id": cal, "title": "moved far",
-        "start": {"date_time": "2027-01-05T09:00:00", "time_zone": "Europe/Berlin"},
-        "end": {"date_time": "2027-01-05T09:30:00", "time_zone": "Europe/Berlin"},
-        "recurring_event_id": endless.id,
-        "original_start": {"date_time": "2026-05-04T09:00:00", "time_zone": "Europe/Berlin"},
-    }))).await;
+    let far = create(
+        &store,
+        ada,
+        draft(json!({
+            "calendar_id": cal, "title": "moved far",
+            "start": {"date_time": "2027-01-05T09:00:00", "time_zone": "Europe/Berlin"},
+            "end": {"date_time": "2027-01-05T09:30:00", "time_zone": "Europe/Berlin"},
+            "recurring_event_id": endless.id,
+            "original_start": {"date_time": "2026-05-04T09:00:00", "time_zone": "Europe/Berlin"},
+        })),
+    )
+    .await;
 
-    let found = store.events_in_window(ada, cal, window("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z")).await.unwrap_or_else(|e| panic!("{e}"));
+    let found = store
+        .events_in_window(ada, cal, window("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut ids: Vec<EventId> = found.iter().map(|e| e.id).collect();
     ids.sort();
     let mut expected = vec![inside.id, long.id, endless.id, far.id];
@@ -254,7 +308,10 @@ conformance!(window_queries_find_what_overlaps, |store| {
     assert_eq!(ids, expected, "ended series {} must not be found", ended.id);
 
     // Edges: an event ending exactly at the window start is not in it.
-    let edge = store.events_in_window(ada, cal, window("2026-05-04T08:00:00Z", "2026-05-04T09:00:00Z")).await.unwrap_or_else(|e| panic!("{e}"));
+    let edge = store
+        .events_in_window(ada, cal, window("2026-05-04T08:00:00Z", "2026-05-04T09:00:00Z"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!edge.iter().any(|e| e.id == inside.id));
 });
 
@@ -271,7 +328,8 @@ conformance!(change_numbers_stay_dense_under_concurrent_writers, |store| {
     for t in tasks {
         t.await.unwrap_or_else(|e| panic!("{e}"));
     }
-    let seqs: Vec<i64> = store.changes_after(ada, 0, 100).await.unwrap_or_else(|e| panic!("{e}")).iter().map(|c| c.seq).collect();
+    let seqs: Vec<i64> =
+        store.changes_after(ada, 0, 100).await.unwrap_or_else(|e| panic!("{e}")).iter().map(|c| c.seq).collect();
     assert_eq!(seqs, (1..=16).collect::<Vec<_>>());
     assert!(store.outbox_depth().await.unwrap_or_else(|e| panic!("{e}")) >= 16);
 });

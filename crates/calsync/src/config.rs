@@ -28,7 +28,8 @@ impl FileConfig {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))
     }
 }
@@ -58,9 +59,8 @@ impl Settings {
         let database_url = over.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let database_url = DatabaseUrl::parse(&database_url).map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
         let listen = over.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen: SocketAddr = listen
-            .parse()
-            .with_context(|| format!("listen: {listen:?} is not an address such as 127.0.0.1:8080"))?;
+        let listen: SocketAddr =
+            listen.parse().with_context(|| format!("listen: {listen:?} is not an address such as 127.0.0.1:8080"))?;
         let admin_token = over.admin_token.map(SecretString::from).or(file.admin_token);
         if let Some(t) = &admin_token {
             use secrecy::ExposeSecret;
@@ -103,9 +103,12 @@ mod tests {
 
     #[test]
     fn bad_settings_say_which() {
-        let bad = |o: Overrides| Settings::resolve(o, FileConfig::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        let bad =
+            |o: Overrides| Settings::resolve(o, FileConfig::default()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(bad(Overrides { listen: Some("nowhere".into()), ..Default::default() }).starts_with("listen"));
-        assert!(bad(Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).starts_with("database_url"));
+        assert!(
+            bad(Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).starts_with("database_url")
+        );
         assert!(bad(Overrides { admin_token: Some("short".into()), ..Default::default() }).starts_with("admin_token"));
         assert!(toml::from_str::<FileConfig>("listn = \"x\"").is_err(), "typos in the file are errors");
     }

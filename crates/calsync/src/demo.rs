@@ -26,17 +26,27 @@ pub async fn seed(state: &AppState, today: Date) -> anyhow::Result<(String, Cale
     let cal = state.store.create_calendar(user, CalendarId::new(), &calendar).await?.id;
 
     let day = |offset: i64| today.saturating_add(offset.days()).to_string();
-    let timed = |d: String, h: u8, m: u8| json!({"date_time": format!("{d}T{h:02}:{m:02}:00"), "time_zone": "Europe/Berlin"});
+    let timed =
+        |d: String, h: u8, m: u8| json!({"date_time": format!("{d}T{h:02}:{m:02}:00"), "time_zone": "Europe/Berlin"});
     let monday = today.saturating_sub(i64::from(today.weekday().to_monday_zero_offset()).days());
     let standup = EventId::new();
     let events = vec![
-        (EventId::new(), json!({"calendar_id": cal, "title": "Project kick-off", "location": "Room 1",
+        (
+            EventId::new(),
+            json!({"calendar_id": cal, "title": "Project kick-off", "location": "Room 1",
             "start": timed(day(1), 10, 0), "end": timed(day(1), 11, 30),
-            "attendees": [{"email": "ada@example.com", "name": "Ada"}]})),
-        (EventId::new(), json!({"calendar_id": cal, "title": "Conference", "start": {"date": day(3)}, "end": {"date": day(5)}, "transparency": "free"})),
-        (standup, json!({"calendar_id": cal, "title": "Stand-up",
+            "attendees": [{"email": "ada@example.com", "name": "Ada"}]}),
+        ),
+        (
+            EventId::new(),
+            json!({"calendar_id": cal, "title": "Conference", "start": {"date": day(3)}, "end": {"date": day(5)}, "transparency": "free"}),
+        ),
+        (
+            standup,
+            json!({"calendar_id": cal, "title": "Stand-up",
             "start": timed(monday.to_string(), 9, 0), "end": timed(monday.to_string(), 9, 15),
-            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=30"]})),
+            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=30"]}),
+        ),
     ];
     let mut batch = Vec::new();
     for (id, value) in events {
@@ -48,12 +58,18 @@ pub async fn seed(state: &AppState, today: Date) -> anyhow::Result<(String, Cale
     let wednesday = monday.saturating_add(2.days()).to_string();
     let friday = monday.saturating_add(4.days()).to_string();
     let exceptions = vec![
-        new_event(EventId::new(), json!({"calendar_id": cal, "title": "Stand-up (moved)",
+        new_event(
+            EventId::new(),
+            json!({"calendar_id": cal, "title": "Stand-up (moved)",
             "start": timed(wednesday.clone(), 14, 0), "end": timed(wednesday.clone(), 14, 15),
-            "recurring_event_id": standup, "original_start": timed(wednesday, 9, 0)}))?,
-        new_event(EventId::new(), json!({"calendar_id": cal, "title": "Stand-up", "status": "cancelled",
+            "recurring_event_id": standup, "original_start": timed(wednesday, 9, 0)}),
+        )?,
+        new_event(
+            EventId::new(),
+            json!({"calendar_id": cal, "title": "Stand-up", "status": "cancelled",
             "start": timed(friday.clone(), 9, 0), "end": timed(friday.clone(), 9, 15),
-            "recurring_event_id": standup, "original_start": timed(friday, 9, 0)}))?,
+            "recurring_event_id": standup, "original_start": timed(friday, 9, 0)}),
+        )?,
     ];
     store.create_events(user, exceptions).await?;
     Ok((created.token, cal))

@@ -102,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
         for suffix in ["", "-wal", "-shm"] {
             let path = PathBuf::from(format!("{}{suffix}", file.display()));
             if path.exists() {
-                std::fs::remove_file(&path).with_context(|| format!("cannot reset demo database {}", path.display()))?;
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot reset demo database {}", path.display()))?;
             }
         }
     }
@@ -120,7 +121,10 @@ async fn main() -> anyhow::Result<()> {
             let created = calsync_server::routes::admin::create_user_with_token(&state, &name)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            say(&format!("created user {} ({})\ntoken: {}\nThe token is shown only now; store it safely.", created.user.name, created.user.id, created.token));
+            say(&format!(
+                "created user {} ({})\ntoken: {}\nThe token is shown only now; store it safely.",
+                created.user.name, created.user.id, created.token
+            ));
             Ok(())
         }
         Command::User { command: UserCommand::List } => {
@@ -149,9 +153,9 @@ async fn run(
     stop_streams: tokio::sync::watch::Sender<bool>,
     demo: Option<(String, calsync_core::CalendarId)>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (is another process using it? pass --listen)", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
+        format!("cannot listen on {} (is another process using it? pass --listen)", settings.listen)
+    })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %settings.database_url, "calsync is serving");
     if let Some((token, calendar)) = demo {

@@ -50,7 +50,13 @@ impl Running {
     fn start(mut cmd: Command) -> Self {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{e}"));
         let (tx, lines) = mpsc::channel();
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -73,7 +79,10 @@ impl Running {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap_or_else(|e| panic!("{e}"));
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(status.success());
         for _ in 0..300 {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -100,13 +109,18 @@ fn address_in(line: &str) -> String {
 #[test]
 fn an_operator_creates_a_user_and_gets_its_token_once() {
     let dir = TempDir::new();
-    let out = calsync().args(["--database-url", &dir.db_url(), "user", "create", "ada"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = calsync()
+        .args(["--database-url", &dir.db_url(), "user", "create", "ada"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let token = stdout.lines().find_map(|l| l.strip_prefix("token: ")).unwrap_or_else(|| panic!("no token in {stdout}"));
+    let token =
+        stdout.lines().find_map(|l| l.strip_prefix("token: ")).unwrap_or_else(|| panic!("no token in {stdout}"));
     assert!(token.starts_with("cs_"));
 
-    let list = calsync().args(["--database-url", &dir.db_url(), "user", "list"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let list =
+        calsync().args(["--database-url", &dir.db_url(), "user", "list"]).output().unwrap_or_else(|e| panic!("{e}"));
     let listed = String::from_utf8_lossy(&list.stdout);
     assert!(listed.contains("ada") && !listed.contains(token), "the token is never shown again: {listed}");
 }
@@ -114,11 +128,14 @@ fn an_operator_creates_a_user_and_gets_its_token_once() {
 #[test]
 fn serve_answers_then_stops_cleanly_on_sigterm() {
     let dir = TempDir::new();
-    let migrate = calsync().env("CALSYNC_DATABASE_URL", dir.db_url()).arg("migrate").output().unwrap_or_else(|e| panic!("{e}"));
+    let migrate =
+        calsync().env("CALSYNC_DATABASE_URL", dir.db_url()).arg("migrate").output().unwrap_or_else(|e| panic!("{e}"));
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
 
     let mut cmd = calsync();
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).env("CALSYNC_DATABASE_URL", dir.db_url()).env("CALSYNC_ADMIN_TOKEN", "a-very-secret-admin-token");
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CALSYNC_DATABASE_URL", dir.db_url())
+        .env("CALSYNC_ADMIN_TOKEN", "a-very-secret-admin-token");
     let mut server = Running::start(cmd);
     let line = server.wait_for("calsync is serving");
     assert!(!line.contains("a-very-secret-admin-token"));
@@ -141,7 +158,8 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
 fn settings_come_from_flags_then_environment_then_the_config_file() {
     let dir = TempDir::new();
     let config = dir.0.join("calsync.toml");
-    std::fs::write(&config, format!("database_url = \"{}\"\nlisten = \"127.0.0.1:1\"\n", dir.db_url())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, format!("database_url = \"{}\"\nlisten = \"127.0.0.1:1\"\n", dir.db_url()))
+        .unwrap_or_else(|e| panic!("{e}"));
     // The file names the database; the environment overrides the file's listen address.
     let mut cmd = calsync();
     cmd.args(["--config", &config.display().to_string(), "serve"]).env("CALSYNC_LISTEN", "127.0.0.1:0");
@@ -152,14 +170,20 @@ fn settings_come_from_flags_then_environment_then_the_config_file() {
     server.terminate();
     // A typo in the file is an error that names the file.
     std::fs::write(&config, "databse_url = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
-    let out = calsync().args(["--config", &config.display().to_string(), "migrate"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = calsync()
+        .args(["--config", &config.display().to_string(), "migrate"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("calsync.toml"));
 }
 
 #[test]
 fn a_bad_database_url_is_refused_with_a_clear_message() {
-    let out = calsync().args(["--database-url", "mysql://root@localhost/x", "migrate"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = calsync()
+        .args(["--database-url", "mysql://root@localhost/x", "migrate"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("database_url") && stderr.contains("sqlite://"), "{stderr}");

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(metrics)).routes(routes!(openapi_json))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -41,4 +41,12 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let depth = state.store.outbox_depth().await.ok();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(depth))
+}
+
+/// This API's OpenAPI document (3.1), generated from the same route definitions as the router.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object, description = "The OpenAPI document")))]
+async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+    static SPEC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(SPEC.get_or_init(crate::openapi))
 }

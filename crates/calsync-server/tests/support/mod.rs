@@ -17,6 +17,30 @@ use std::time::Duration;
 /// end of a stream, the server task finishing) before it fails instead of hanging.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// Runs the scenario `async fn $name(app: TestApp)` as the tests `$name::sqlite` and
+/// `$name::postgres`; the PostgreSQL half is skipped (with a note) without
+/// CALSYNC_TEST_POSTGRES_URL. Needs `#[macro_use] mod support;` and `TestApp` in scope.
+#[allow(unused_macros)]
+macro_rules! on_both_databases {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::TestApp::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = super::TestApp::postgres().await else {
+                    eprintln!("CALSYNC_TEST_POSTGRES_URL unset: PostgreSQL half skipped");
+                    return;
+                };
+                super::$name(app).await;
+            }
+        }
+    };
+}
+
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
 
 pub struct TestApp {
@@ -94,7 +118,12 @@ impl TestApp {
 
     /// POST /api/v1/events, asserting 201; returns the event JSON.
     pub async fn create_event(&self, token: &str, event: Value) -> Value {
-        let response = self.request(Method::POST, "/api/v1/events", token).json(&event).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let response = self
+            .request(Method::POST, "/api/v1/events", token)
+            .json(&event)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let status = response.status();
         let json = body(response).await;
         assert_eq!(status, 201, "{json}");

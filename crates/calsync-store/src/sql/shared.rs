@@ -134,7 +134,11 @@ fn change_from_row(row: &DbRow) -> Result<Change, StoreError> {
         event_id: EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?),
         calendar_id: CalendarId::from_uuid(row.try_get::<Uuid, _>("calendar_id")?),
         previous_calendar_id: row.try_get::<Option<Uuid>, _>("previous_calendar_id")?.map(CalendarId::from_uuid),
-        op: ChangeOp::parse(&op).ok_or_else(|| StoreError::Corrupt { what: "change op", id: op.clone(), detail: "unknown".into() })?,
+        op: ChangeOp::parse(&op).ok_or_else(|| StoreError::Corrupt {
+            what: "change op",
+            id: op.clone(),
+            detail: "unknown".into(),
+        })?,
         version: row.try_get("version")?,
         origin: source(row.try_get::<String, _>("origin")?.as_str())?,
         at: millis(row.try_get("at")?)?,
@@ -176,6 +180,18 @@ fn sqlx_rows(r: &<Db as sqlx::Database>::QueryResult) -> u64 {
     r.rows_affected()
 }
 
+/// Reserves `n` consecutive change numbers for the user and returns the first.
+async fn take_seqs(tx: &mut Tx, user: UserId, n: i64) -> Result<Seq, StoreError> {
+    let last: Option<i64> =
+        sqlx::query_scalar("UPDATE users SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq")
+            .bind(user.as_uuid())
+            .bind(n)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let last = last.ok_or_else(|| StoreError::NotFound { what: "user", id: user.to_string() })?;
+    Ok(last - n + 1)
+}
+
 /// Appends one change row, numbered next in the user's log.
 async fn append_change(
     tx: &mut Tx,
@@ -186,10 +202,22 @@ async fn append_change(
     origin: Source,
     at: i64,
 ) -> Result<Seq, StoreError> {
-    let seq: i64 = sqlx::query_scalar("UPDATE users SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq")
-        .bind(user.as_uuid())
-        .fetch_one(&mut **tx)
-        .await?;
+    let seq = take_seqs(tx, user, 1).await?;
+    insert_change(tx, user, seq, event, previous_calendar, op, origin, at).await?;
+    Ok(seq)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_change(
+    tx: &mut Tx,
+    user: UserId,
+    seq: Seq,
+    event: &Event,
+    previous_calendar: Option<CalendarId>,
+    op: ChangeOp,
+    origin: Source,
+    at: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO changes (user_id, seq, event_id, calendar_id, previous_calendar_id, op, version, origin, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -205,7 +233,7 @@ async fn append_change(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    Ok(seq)
+    Ok(())
 }
 
 async fn fetch_event(tx: &mut Tx, user: UserId, id: EventId) -> Result<Event, StoreError> {
@@ -221,18 +249,27 @@ async fn fetch_event(tx: &mut Tx, user: UserId, id: EventId) -> Result<Event, St
 /// What the model cannot check alone: the calendar is one of the user's, and an exception's
 /// series is a live series of the same user and calendar.
 async fn check_references(tx: &mut Tx, user: UserId, id: EventId, draft: &EventDraft) -> Result<(), StoreError> {
-    let calendar = sqlx::query("SELECT 1 FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
-        .bind(draft.calendar_id().as_uuid())
+    check_calendar(tx, user, draft.calendar_id()).await?;
+    check_series(tx, user, id, draft).await
+}
+
+async fn check_calendar(tx: &mut Tx, user: UserId, calendar: CalendarId) -> Result<(), StoreError> {
+    let found = sqlx::query("SELECT 1 FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
+        .bind(calendar.as_uuid())
         .bind(user.as_uuid())
         .fetch_optional(&mut **tx)
         .await?;
-    if calendar.is_none() {
+    if found.is_none() {
         return Err(StoreError::Invalid(Violations::one(
             "calendar_id",
             "exists",
-            format!("there is no calendar {} (create it first, or check the id)", draft.calendar_id()),
+            format!("there is no calendar {calendar} (create it first, or check the id)"),
         )));
     }
+    Ok(())
+}
+
+async fn check_series(tx: &mut Tx, user: UserId, id: EventId, draft: &EventDraft) -> Result<(), StoreError> {
     if let Some(link) = draft.series() {
         let invalid = |msg: String| StoreError::Invalid(Violations::one("recurring_event_id", "series", msg));
         if link.series_id == id {
@@ -250,7 +287,10 @@ async fn check_references(tx: &mut Tx, user: UserId, id: EventId, draft: &EventD
             return Err(invalid(format!("event {} is not a recurring series", link.series_id)));
         }
         if series.draft.calendar_id() != draft.calendar_id() {
-            return Err(invalid(format!("series {} is in another calendar; an exception lives in its series' calendar", link.series_id)));
+            return Err(invalid(format!(
+                "series {} is in another calendar; an exception lives in its series' calendar",
+                link.series_id
+            )));
         }
         if series.draft.schedule().is_all_day() != link.original_start.is_all_day() {
             return Err(StoreError::Invalid(Violations::one(
@@ -297,8 +337,18 @@ async fn write_event(tx: &mut Tx, user: UserId, event: &Event, insert: bool) -> 
     match q.execute(&mut **tx).await {
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            let (series_id, key) = series.map(|s| (s.series_id.to_string(), original_key(&s.original_start))).unwrap_or_default();
-            Err(StoreError::AlreadyExists { what: "exception for occurrence", id: format!("{key} of series {series_id}") })
+            // The transaction is unusable after the error (PostgreSQL), so tell the two unique
+            // constraints apart by name (PostgreSQL) or by the columns named (SQLite).
+            let id_taken = e.constraint().map_or_else(|| e.message().contains("events.id"), |c| c == "events_pkey");
+            if insert && id_taken {
+                return Err(StoreError::AlreadyExists { what: "event", id: event.id.to_string() });
+            }
+            let (series_id, key) =
+                series.map(|s| (s.series_id.to_string(), original_key(&s.original_start))).unwrap_or_default();
+            Err(StoreError::AlreadyExists {
+                what: "exception for occurrence",
+                id: format!("{key} of series {series_id}"),
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -321,7 +371,9 @@ fn bumped(event: &Event, draft: EventDraft, origin: Source, now: i64, deleted: b
 
 async fn live_exceptions(tx: &mut Tx, user: UserId, series: EventId) -> Result<Vec<Event>, StoreError> {
     let rows = sqlx::query(concat!(
-        "SELECT ", event_cols!(), " FROM events WHERE series_id = $1 AND user_id = $2 AND deleted_at IS NULL ORDER BY id"
+        "SELECT ",
+        event_cols!(),
+        " FROM events WHERE series_id = $1 AND user_id = $2 AND deleted_at IS NULL ORDER BY id"
     ))
     .bind(series.as_uuid())
     .bind(user.as_uuid())
@@ -380,11 +432,17 @@ impl Store for SqlStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn create_calendar(&self, user: UserId, id: CalendarId, draft: &CalendarDraft) -> Result<Calendar, StoreError> {
+    async fn create_calendar(
+        &self,
+        user: UserId,
+        id: CalendarId,
+        draft: &CalendarDraft,
+    ) -> Result<Calendar, StoreError> {
         let now = self.now();
         let mut tx = self.begin().await?;
         lock_user(&mut tx, user).await?;
-        let exists = sqlx::query("SELECT 1 FROM calendars WHERE id = $1").bind(id.as_uuid()).fetch_optional(&mut *tx).await?;
+        let exists =
+            sqlx::query("SELECT 1 FROM calendars WHERE id = $1").bind(id.as_uuid()).fetch_optional(&mut *tx).await?;
         if exists.is_some() {
             return Err(StoreError::AlreadyExists { what: "calendar", id: id.to_string() });
         }
@@ -401,12 +459,21 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Calendar { id, user_id: user, draft: draft.clone(), created_at: millis(now)?, updated_at: millis(now)?, version: 1 })
+        Ok(Calendar {
+            id,
+            user_id: user,
+            draft: draft.clone(),
+            created_at: millis(now)?,
+            updated_at: millis(now)?,
+            version: 1,
+        })
     }
 
     async fn list_calendars(&self, user: UserId) -> Result<Vec<Calendar>, StoreError> {
         let rows = sqlx::query(concat!(
-            "SELECT ", calendar_cols!(), " FROM calendars WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id"
+            "SELECT ",
+            calendar_cols!(),
+            " FROM calendars WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id"
         ))
         .bind(user.as_uuid())
         .fetch_all(&self.pool)
@@ -416,7 +483,9 @@ impl Store for SqlStore {
 
     async fn get_calendar(&self, user: UserId, id: CalendarId) -> Result<Calendar, StoreError> {
         let row = sqlx::query(concat!(
-            "SELECT ", calendar_cols!(), " FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+            "SELECT ",
+            calendar_cols!(),
+            " FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
         ))
         .bind(id.as_uuid())
         .bind(user.as_uuid())
@@ -437,7 +506,9 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         lock_user(&mut tx, user).await?;
         let current = sqlx::query(concat!(
-            "SELECT ", calendar_cols!(), " FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+            "SELECT ",
+            calendar_cols!(),
+            " FROM calendars WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
         ))
         .bind(id.as_uuid())
         .bind(user.as_uuid())
@@ -480,7 +551,9 @@ impl Store for SqlStore {
         let version = version.ok_or_else(|| StoreError::NotFound { what: "calendar", id: id.to_string() })?;
         check_version(expected, version)?;
         let rows = sqlx::query(concat!(
-            "SELECT ", event_cols!(), " FROM events WHERE calendar_id = $1 AND user_id = $2 AND deleted_at IS NULL ORDER BY id"
+            "SELECT ",
+            event_cols!(),
+            " FROM events WHERE calendar_id = $1 AND user_id = $2 AND deleted_at IS NULL ORDER BY id"
         ))
         .bind(id.as_uuid())
         .bind(user.as_uuid())
@@ -503,14 +576,15 @@ impl Store for SqlStore {
         let now = self.now();
         let at = millis(now)?;
         let mut tx = self.begin().await?;
-        lock_user(&mut tx, user).await?;
+        // One lock and one reservation of change numbers for the whole batch.
+        let mut seq = take_seqs(&mut tx, user, events.len() as i64).await?;
+        let mut known_calendars = std::collections::HashSet::new();
         let mut created = Vec::with_capacity(events.len());
         for new in events {
-            let exists = sqlx::query("SELECT 1 FROM events WHERE id = $1").bind(new.id.as_uuid()).fetch_optional(&mut *tx).await?;
-            if exists.is_some() {
-                return Err(StoreError::AlreadyExists { what: "event", id: new.id.to_string() });
+            if known_calendars.insert(new.draft.calendar_id()) {
+                check_calendar(&mut tx, user, new.draft.calendar_id()).await?;
             }
-            check_references(&mut tx, user, new.id, &new.draft).await?;
+            check_series(&mut tx, user, new.id, &new.draft).await?;
             let event = Event {
                 id: new.id,
                 draft: new.draft,
@@ -523,8 +597,10 @@ impl Store for SqlStore {
                     deleted_at: None,
                 },
             };
+            // A reused id fails the primary key, reported as AlreadyExists (never a duplicate).
             write_event(&mut tx, user, &event, true).await?;
-            append_change(&mut tx, user, &event, None, ChangeOp::Created, new.source, now).await?;
+            insert_change(&mut tx, user, seq, &event, None, ChangeOp::Created, new.source, now).await?;
+            seq += 1;
             created.push(event);
         }
         tx.commit().await?;
@@ -573,11 +649,13 @@ impl Store for SqlStore {
                     let moved_draft = EventDraft::parse(input).map_err(StoreError::Invalid)?;
                     let moved = bumped(&ex, moved_draft, origin, now, false)?;
                     write_event(&mut tx, user, &moved, false).await?;
-                    append_change(&mut tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now).await?;
+                    append_change(&mut tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now)
+                        .await?;
                 }
             }
         }
-        let previous_calendar = (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
+        let previous_calendar =
+            (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
         let next = bumped(&current, draft, origin, now, false)?;
         write_event(&mut tx, user, &next, false).await?;
         append_change(&mut tx, user, &next, previous_calendar, ChangeOp::Updated, origin, now).await?;
@@ -610,14 +688,25 @@ impl Store for SqlStore {
         Ok(dead)
     }
 
-    async fn events_in_window(&self, user: UserId, calendar: CalendarId, window: Window) -> Result<Vec<Event>, StoreError> {
+    async fn events_in_window(
+        &self,
+        user: UserId,
+        calendar: CalendarId,
+        window: Window,
+    ) -> Result<Vec<Event>, StoreError> {
         let (start, end) = (window.start.as_millisecond(), window.end.as_millisecond());
         let rows = sqlx::query(concat!(
-            "SELECT ", event_cols!(), " FROM events WHERE calendar_id = $1 AND wide = 0 AND deleted_at IS NULL ",
+            "SELECT ",
+            event_cols!(),
+            " FROM events WHERE calendar_id = $1 AND wide = 0 AND deleted_at IS NULL ",
             "AND span_start < $2 AND span_start > $3 AND span_end > $4 AND user_id = $5 ",
-            "UNION ALL SELECT ", event_cols!(), " FROM events WHERE calendar_id = $1 AND wide = 1 AND deleted_at IS NULL ",
+            "UNION ALL SELECT ",
+            event_cols!(),
+            " FROM events WHERE calendar_id = $1 AND wide = 1 AND deleted_at IS NULL ",
             "AND span_start < $2 AND span_end > $4 AND user_id = $5 ",
-            "UNION ALL SELECT ", event_cols!(), " FROM events WHERE deleted_at IS NULL AND series_id IN (",
+            "UNION ALL SELECT ",
+            event_cols!(),
+            " FROM events WHERE deleted_at IS NULL AND series_id IN (",
             "SELECT id FROM events WHERE calendar_id = $1 AND wide = 1 AND deleted_at IS NULL ",
             "AND span_start < $2 AND span_end > $4 AND user_id = $5)"
         ))

@@ -183,6 +183,29 @@ async fn main() -> anyhow::Result<()> {
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
     ));
 
+    // The cache must change nothing: every month, cached and computed expansion agree.
+    let cache = calsync_server::expansion_cache::ExpansionCache::default();
+    let zone = jiff::tz::TimeZone::get("Europe/Berlin")?;
+    let mut checked = 0;
+    for (start, end) in months.iter().rev().chain(months.iter()) {
+        let window = calsync_core::Window::parse(Some(start), Some(end), &zone).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let rows = store.events_in_window(user, calendar, window).await?;
+        let key = |o: &calsync_core::Occurrence<'_>| (o.event.id, o.start_at, o.end_at);
+        let cached: Vec<_> = calsync_core::occurrences_from(&rows, &window, &zone, &cache).iter().map(key).collect();
+        let computed: Vec<_> = calsync_core::occurrences(&rows, &window, &zone).iter().map(key).collect();
+        if cached != computed {
+            bail!("cached expansion differs from computed for {start}..{end}: {} vs {}", cached.len(), computed.len());
+        }
+        let url = format!("{base}/api/v1/calendars/{calendar}/fullcalendar?start={start}&end={end}&timeZone=Europe/Berlin");
+        let served: serde_json::Value = client.get(&url).bearer_auth(token).send().await?.json().await?;
+        let served = served.as_array().map_or(0, Vec::len);
+        if served != computed.len() {
+            bail!("the feed served {served} occurrences for {start}..{end}, the core computes {}", computed.len());
+        }
+        checked += computed.len();
+    }
+    report(&format!("expansion cache check: {checked} occurrences over {} windows identical to computed", months.len() * 2));
+
     // 3. The change feed over HTTP.
     let started = Instant::now();
     let (mut after, mut read) = (0i64, 0usize);

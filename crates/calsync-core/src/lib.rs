@@ -28,7 +28,7 @@ pub use event::{
 pub use event_time::{EventTime, EventTimeInput, Length, Schedule};
 pub use ids::{CalendarId, EventId, UserId};
 pub use recurrence::Recurrence;
-pub use series::{Occurrence, occurrences};
+pub use series::{ComputeStarts, Occurrence, StartsSource, occurrences, occurrences_from};
 pub use source::Source;
 pub use validation::{Violation, Violations};
 pub use window::Window;

@@ -194,14 +194,16 @@ impl Recurrence {
             out.extend(dates.into_iter().map(|d| (d, None)));
         }
         out.push((dtstart, None));
-        for r in &self.rdates {
-            if horizon.is_none_or(|h| r.start <= h) {
-                out.push((r.start, r.length));
-            }
-        }
+        out.extend(self.rdates.iter().map(|r| (r.start, r.length)));
         out.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.is_some().cmp(&a.1.is_some())));
         out.dedup_by(|a, b| a.0 == b.0);
-        out.retain(|(d, _)| !self.exdates.contains(d) && horizon.is_none_or(|h| *d <= h));
+        out.retain(|(d, _)| !self.exdates.contains(d));
+        if let Some(h) = horizon {
+            let kept = out.partition_point(|(d, _)| *d <= h);
+            // Anything cut here exists: the list is not the whole series.
+            complete &= kept == out.len();
+            out.truncate(kept);
+        }
         Starts { starts: out, complete }
     }
 }

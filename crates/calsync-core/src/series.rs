@@ -8,7 +8,28 @@ use crate::window::Window;
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+use crate::recurrence::Starts;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where a series' occurrence starts come from. Generating them is the expensive part of a
+/// feed (an endless rule is iterated from its first occurrence), so the server remembers
+/// them per event version; tests and one-off callers compute them.
+pub trait StartsSource {
+    /// Starts of `series` up to at least `horizon` (local time), ascending. May return more.
+    fn starts(&self, series: &Event, horizon: DateTime) -> Arc<Starts>;
+}
+
+/// Computes starts on every call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ComputeStarts;
+
+impl StartsSource for ComputeStarts {
+    fn starts(&self, series: &Event, horizon: DateTime) -> Arc<Starts> {
+        let first = series.draft.schedule().start().civil();
+        Arc::new(series.draft.recurrence().starts(first, Some(horizon)))
+    }
+}
 
 /// One occurrence shown to a viewer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +52,16 @@ pub struct Occurrence<'a> {
 /// read in `all_day_zone`. Deleted and cancelled events produce nothing; an exception whose
 /// series is not among `events` is shown on its own.
 pub fn occurrences<'a>(events: &'a [Event], window: &Window, all_day_zone: &TimeZone) -> Vec<Occurrence<'a>> {
+    occurrences_from(events, window, all_day_zone, &ComputeStarts)
+}
+
+/// [`occurrences`], taking series starts from `source`.
+pub fn occurrences_from<'a>(
+    events: &'a [Event],
+    window: &Window,
+    all_day_zone: &TimeZone,
+    source: &dyn StartsSource,
+) -> Vec<Occurrence<'a>> {
     let live = || events.iter().filter(|e| !e.is_deleted());
     let mut exceptions: HashMap<EventId, Vec<&Event>> = HashMap::new();
     for e in live() {
@@ -44,7 +75,7 @@ pub fn occurrences<'a>(events: &'a [Event], window: &Window, all_day_zone: &Time
         if e.draft.is_series() {
             if e.draft.status() != Status::Cancelled {
                 let ex = exceptions.get(&e.id).map(Vec::as_slice).unwrap_or(&[]);
-                expand_series(e, ex, window, all_day_zone, &mut out);
+                expand_series(e, ex, window, all_day_zone, source, &mut out);
             }
         } else if let Some(link) = e.draft.series() {
             if !masters.contains(&link.series_id) && e.draft.status() != Status::Cancelled {
@@ -98,6 +129,7 @@ fn expand_series<'a>(
     exceptions: &[&'a Event],
     window: &Window,
     zone: &TimeZone,
+    source: &dyn StartsSource,
     out: &mut Vec<Occurrence<'a>>,
 ) {
     let schedule = master.draft.schedule();
@@ -110,8 +142,12 @@ fn expand_series<'a>(
         }
     }
     let horizon = horizon(first, window);
-    let starts = master.draft.recurrence().starts(first.civil(), Some(horizon));
-    for (local, own_length) in starts.starts {
+    let starts = source.starts(master, horizon);
+    // Starts are sorted: skip those that end before the window without looking at each.
+    // Exceptions replacing skipped occurrences are still shown by the loop further down.
+    let earliest = earliest_relevant(first, schedule.length(), window);
+    let skip = starts.starts.partition_point(|(local, _)| *local < earliest);
+    for (local, own_length) in starts.starts[skip..].iter().copied().take_while(|(local, _)| *local <= horizon) {
         let original = at_local(first, local);
         match replaced.remove(&local) {
             Some(ex) => {
@@ -161,6 +197,21 @@ fn expand_series<'a>(
     }
 }
 
+/// A local start before which no occurrence can reach into `window` (a day of slack for
+/// offsets and floating dates; RDATE periods longer than the series' length are the rare case
+/// the slack does not cover, so it is a week).
+fn earliest_relevant(first: &EventTime, length: Length, window: &Window) -> DateTime {
+    let reach = match length {
+        Length::Days(d) => jiff::SignedDuration::from_hours(24 * (d + 7)),
+        Length::Exact(d) => d.saturating_add(jiff::SignedDuration::from_hours(24 * 7)),
+    };
+    let start = window.start.saturating_sub(reach).unwrap_or(window.start);
+    match first {
+        EventTime::Date(_) => TimeZone::UTC.to_datetime(start),
+        EventTime::DateTime { zone, .. } => zone.zone().to_datetime(start),
+    }
+}
+
 /// The last local start worth generating for `window`: its end in the series' zone, plus a
 /// day for floating all-day dates.
 fn horizon(first: &EventTime, window: &Window) -> DateTime {
@@ -185,5 +236,72 @@ fn at_local(first: &EventTime, local: DateTime) -> EventTime {
     match first {
         EventTime::Date(_) => EventTime::Date(local.date()),
         EventTime::DateTime { zone, .. } => EventTime::DateTime { local, zone: zone.clone() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventDraft, EventInput, EventMeta};
+    use crate::ids::CalendarId;
+    use crate::source::Source;
+
+    fn series(rule: &str, start: &str, minutes: i64) -> Event {
+        let begin: DateTime = start.parse().unwrap_or_else(|e| panic!("{e}"));
+        let end = begin.saturating_add(jiff::Span::new().minutes(minutes));
+        let input: EventInput = serde_json::from_value(serde_json::json!({
+            "calendar_id": CalendarId::new(), "title": "s",
+            "start": {"date_time": begin.to_string(), "time_zone": "Europe/Berlin"},
+            "end": {"date_time": end.to_string(), "time_zone": "Europe/Berlin"},
+            "recurrence": [rule],
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let meta = EventMeta {
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            source: Source::Local,
+            updated_at_source: Source::Local,
+            version: 1,
+            deleted_at: None,
+        };
+        Event { id: EventId::new(), draft: EventDraft::parse(input).unwrap_or_else(|e| panic!("{e}")), meta }
+    }
+
+    /// Every start generated (no skipping, no horizon), kept when it overlaps the window.
+    fn naive(e: &Event, w: &Window) -> Vec<Timestamp> {
+        let zone = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
+        let length = match e.draft.schedule().length() {
+            Length::Exact(d) => d,
+            Length::Days(_) => jiff::SignedDuration::ZERO,
+        };
+        let far = jiff::civil::date(2045, 1, 1).at(0, 0, 0, 0);
+        e.draft
+            .recurrence()
+            .starts(e.draft.schedule().start().civil(), Some(far))
+            .starts
+            .iter()
+            .map(|(local, _)| crate::event_time::resolve(&zone, *local))
+            .filter(|s| w.overlaps(*s, s.saturating_add(length).unwrap_or(*s)))
+            .collect()
+    }
+
+    #[test]
+    fn skipping_early_starts_loses_no_occurrence() {
+        let events = [
+            series("RRULE:FREQ=DAILY;COUNT=150", "2026-03-20T23:30:00", 90),
+            series("RRULE:FREQ=WEEKLY;BYDAY=TU,MO;COUNT=60", "2026-01-07T08:00:00", 60),
+            series("RRULE:FREQ=WEEKLY;BYDAY=FR", "2026-01-02T17:00:00", 45),
+            series("RRULE:FREQ=MONTHLY;BYMONTHDAY=-1", "2026-01-31T22:00:00", 180),
+        ];
+        for month in 0..60 {
+            let start = jiff::civil::date(2026, 1, 1).at(0, 0, 0, 0).saturating_add(jiff::Span::new().months(month));
+            let end = start.saturating_add(jiff::Span::new().months(1));
+            let zone = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
+            let w = Window { start: crate::event_time::resolve(&zone, start), end: crate::event_time::resolve(&zone, end) };
+            for e in &events {
+                let got: Vec<Timestamp> = occurrences(std::slice::from_ref(e), &w, &zone).iter().map(|o| o.start_at).collect();
+                assert_eq!(got, naive(e, &w), "{} in {start}", e.draft.recurrence().lines()[0]);
+            }
+        }
     }
 }

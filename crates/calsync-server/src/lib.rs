@@ -6,6 +6,7 @@
 //! tests run it on `127.0.0.1:0` and the binary stays thin.
 
 pub mod auth;
+pub mod expansion_cache;
 pub mod extract;
 pub mod metrics;
 pub mod problem;

@@ -1,3 +1,4 @@
+use crate::expansion_cache::ExpansionCache;
 use crate::metrics::Metrics;
 use calsync_core::{Clock, UserId};
 use calsync_store::{Store, TokenHash};
@@ -18,6 +19,8 @@ pub struct AppState {
     /// deployments with several calsync processes).
     pub change_poll: Duration,
     pub metrics: Arc<Metrics>,
+    /// Series occurrence starts, remembered per event version.
+    pub expansions: Arc<ExpansionCache>,
     /// Flips to `true` when the server shuts down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -33,6 +36,7 @@ impl AppState {
             changed,
             change_poll: Duration::from_secs(2),
             metrics: Arc::new(Metrics::default()),
+            expansions: Arc::new(ExpansionCache::default()),
             shutdown,
         };
         (state, shutdown_tx)

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use calsync_core::fullcalendar::{FullCalendarEvent, Rendering, to_fullcalendar};
-use calsync_core::{CalendarId, EventView, Window, ZoneName, occurrences};
+use calsync_core::{CalendarId, EventView, Window, ZoneName, occurrences_from};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -88,6 +88,15 @@ async fn fullcalendar(
     let calendar = state.store.get_calendar(user.id, id).await?;
     let r = range(&q, &calendar.draft.time_zone)?;
     let events = state.store.events_in_window(user.id, id, r.window).await?;
-    let feed = occurrences(&events, &r.window, &r.zone).iter().map(|o| to_fullcalendar(o, &r.rendering)).collect();
+    // Expanding can take milliseconds for big calendars: keep it off the async workers.
+    let cache = state.expansions.clone();
+    let feed = tokio::task::spawn_blocking(move || {
+        occurrences_from(&events, &r.window, &r.zone, cache.as_ref())
+            .iter()
+            .map(|o| to_fullcalendar(o, &r.rendering))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("feed expansion failed: {e}")))?;
     Ok(Json(feed))
 }

@@ -49,7 +49,7 @@ fn event(calendar: CalendarId, i: usize, years: u64, rng: &mut Lcg) -> anyhow::R
         "start": {"date_time": start.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "time_zone": "Europe/Berlin"},
         "end": {"date_time": end.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "time_zone": "Europe/Berlin"},
     });
-    if i % (EVENTS / SERIES) == 0 {
+    if i.is_multiple_of(EVENTS / SERIES) {
         let days = ["MO", "TU", "WE", "TH", "FR"];
         let rule = match rng.next(10) {
             0 => format!("RRULE:FREQ=WEEKLY;BYDAY={}", days[rng.next(5) as usize]),
@@ -81,7 +81,8 @@ fn report(line: &str) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
-    let years: u64 = std::env::args().nth(2).map_or(Ok(10), |y| y.parse()).context("the second argument is the number of years")?;
+    let years: u64 =
+        std::env::args().nth(2).map_or(Ok(10), |y| y.parse()).context("the second argument is the number of years")?;
     let db = match backend.as_str() {
         "sqlite" => TestDb::sqlite(),
         "postgres" => TestDb::postgres().await.context("set CALSYNC_TEST_POSTGRES_URL to benchmark PostgreSQL")?,
@@ -156,7 +157,10 @@ async fn main() -> anyhow::Result<()> {
     }
     latencies.sort();
     // Where the time goes, in-process, for a near and a far month.
-    for (label, from, to) in [("June 2026", "2026-06-01T00:00:00+02:00", "2026-07-01T00:00:00+02:00"), ("June 2034", "2034-06-01T00:00:00+02:00", "2034-07-01T00:00:00+02:00")] {
+    for (label, from, to) in [
+        ("June 2026", "2026-06-01T00:00:00+02:00", "2026-07-01T00:00:00+02:00"),
+        ("June 2034", "2034-06-01T00:00:00+02:00", "2034-07-01T00:00:00+02:00"),
+    ] {
         let window = calsync_core::Window { start: from.parse()?, end: to.parse()? };
         let zone = jiff::tz::TimeZone::get("Europe/Berlin")?;
         let t = Instant::now();
@@ -172,7 +176,12 @@ async fn main() -> anyhow::Result<()> {
         let render = t.elapsed();
         report(&format!(
             "breakdown ({label}, in-process): {} rows read+decoded in {:.2} ms, {} occurrences expanded in {:.2} ms, rendered to {} KiB of JSON in {:.2} ms",
-            rows.len(), query.as_secs_f64() * 1e3, occ.len(), expand.as_secs_f64() * 1e3, json.len() / 1024, render.as_secs_f64() * 1e3
+            rows.len(),
+            query.as_secs_f64() * 1e3,
+            occ.len(),
+            expand.as_secs_f64() * 1e3,
+            json.len() / 1024,
+            render.as_secs_f64() * 1e3
         ));
     }
     report(&format!(
@@ -196,7 +205,8 @@ async fn main() -> anyhow::Result<()> {
         if cached != computed {
             bail!("cached expansion differs from computed for {start}..{end}: {} vs {}", cached.len(), computed.len());
         }
-        let url = format!("{base}/api/v1/calendars/{calendar}/fullcalendar?start={start}&end={end}&timeZone=Europe/Berlin");
+        let url =
+            format!("{base}/api/v1/calendars/{calendar}/fullcalendar?start={start}&end={end}&timeZone=Europe/Berlin");
         let served: serde_json::Value = client.get(&url).bearer_auth(token).send().await?.json().await?;
         let served = served.as_array().map_or(0, Vec::len);
         if served != computed.len() {
@@ -204,7 +214,10 @@ async fn main() -> anyhow::Result<()> {
         }
         checked += computed.len();
     }
-    report(&format!("expansion cache check: {checked} occurrences over {} windows identical to computed", months.len() * 2));
+    report(&format!(
+        "expansion cache check: {checked} occurrences over {} windows identical to computed",
+        months.len() * 2
+    ));
 
     // 3. The change feed over HTTP.
     let started = Instant::now();

@@ -163,7 +163,7 @@ impl Recurrence {
                 }
             }
             "EXRULE" => return Err("EXRULE is deprecated (RFC 5545 appendix A.3) and not supported; use EXDATE".into()),
-            other if other.is_empty() => return Err("missing property name".into()),
+            "" => return Err("missing property name".into()),
             other => return Err(format!("{other} is not a recurrence property; use RRULE, RDATE or EXDATE")),
         }
         Ok(())
@@ -386,10 +386,7 @@ fn parse_period(item: &str, tzid: Option<&ZoneName>, start: &EventTime) -> Resul
     let begin = resolve(zone.zone(), local);
     let length = if to.starts_with(['P', '+', '-']) {
         let span: Span = to.parse().map_err(|_| format!("{to:?} is not an ISO 8601 duration"))?;
-        SignedDuration::try_from(
-            span.to_duration(&begin.to_zoned_datetime(zone.zone().clone())).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?
+        span.to_duration(&begin.to_zoned_datetime(zone.zone().clone())).map_err(|e| e.to_string())?
     } else {
         let end = resolve(zone.zone(), to_series_local(to, tzid, start)?);
         end.duration_since(begin)

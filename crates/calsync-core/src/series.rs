@@ -4,11 +4,11 @@
 use crate::event::{Event, Status, occurrence_end};
 use crate::event_time::{EventTime, Length};
 use crate::ids::EventId;
+use crate::recurrence::Starts;
 use crate::window::Window;
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use crate::recurrence::Starts;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -297,9 +297,11 @@ mod tests {
             let start = jiff::civil::date(2026, 1, 1).at(0, 0, 0, 0).saturating_add(jiff::Span::new().months(month));
             let end = start.saturating_add(jiff::Span::new().months(1));
             let zone = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
-            let w = Window { start: crate::event_time::resolve(&zone, start), end: crate::event_time::resolve(&zone, end) };
+            let w =
+                Window { start: crate::event_time::resolve(&zone, start), end: crate::event_time::resolve(&zone, end) };
             for e in &events {
-                let got: Vec<Timestamp> = occurrences(std::slice::from_ref(e), &w, &zone).iter().map(|o| o.start_at).collect();
+                let got: Vec<Timestamp> =
+                    occurrences(std::slice::from_ref(e), &w, &zone).iter().map(|o| o.start_at).collect();
                 assert_eq!(got, naive(e, &w), "{} in {start}", e.draft.recurrence().lines()[0]);
             }
         }

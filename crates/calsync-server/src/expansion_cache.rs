@@ -78,13 +78,20 @@ mod tests {
             version,
             deleted_at: None,
         };
-        Event { id: EventId::from_uuid(uuid::Uuid::nil()), draft: EventDraft::parse(input).unwrap_or_else(|e| panic!("{e}")), meta }
+        Event {
+            id: EventId::from_uuid(uuid::Uuid::nil()),
+            draft: EventDraft::parse(input).unwrap_or_else(|e| panic!("{e}")),
+            meta,
+        }
     }
 
     fn month(year: i16, month: i8) -> Window {
         let start = jiff::civil::date(year, month, 1).at(0, 0, 0, 0);
         let end = start.saturating_add(1.month());
-        Window { start: TimeZone::UTC.to_timestamp(start).unwrap_or_default(), end: TimeZone::UTC.to_timestamp(end).unwrap_or_default() }
+        Window {
+            start: TimeZone::UTC.to_timestamp(start).unwrap_or_default(),
+            end: TimeZone::UTC.to_timestamp(end).unwrap_or_default(),
+        }
     }
 
     fn starts_in(events: &[Event], w: &Window, source: &dyn StartsSource) -> Vec<Timestamp> {

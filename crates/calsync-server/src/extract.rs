@@ -19,12 +19,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let content_type =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if essence != "application/json" && essence != "application/merge-patch+json" {
             return Err(ApiError::UnsupportedMediaType(format!(
@@ -102,13 +98,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Self)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." { "query".to_owned() } else { path };
-                ApiError::bad_field(&field, "query", e.into_inner().to_string())
-            })
+        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "query".to_owned() } else { path };
+            ApiError::bad_field(&field, "query", e.into_inner().to_string())
+        })
     }
 }
 
@@ -123,9 +117,7 @@ impl<S: Send + Sync, T: FromStr> FromRequestParts<S> for IdPath<T> {
         let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_field("id", "path", e.to_string()))?;
-        raw.parse()
-            .map(Self)
-            .map_err(|_| ApiError::bad_field("id", "uuid", format!("{raw:?} is not a UUID")))
+        raw.parse().map(Self).map_err(|_| ApiError::bad_field("id", "uuid", format!("{raw:?} is not a UUID")))
     }
 }
 
@@ -141,15 +133,19 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError
     if text == "*" {
         return Ok(None);
     }
-    text.trim_matches('"')
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_field("If-Match", "etag", format!("{text:?} is not an ETag of this API; send the ETag you received, e.g. \"3\"")))
+    text.trim_matches('"').parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_field(
+            "If-Match",
+            "etag",
+            format!("{text:?} is not an ETag of this API; send the ETag you received, e.g. \"3\""),
+        )
+    })
 }
 
 /// The ETag for a version.
 pub fn etag(version: i64) -> axum::http::HeaderValue {
-    axum::http::HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
+    axum::http::HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
 }
 
 /// Deserialises an already-parsed JSON value, naming the offending field on failure.

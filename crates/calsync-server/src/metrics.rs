@@ -49,7 +49,10 @@ impl Metrics {
         out.push_str("# TYPE calsync_http_requests_total counter\n");
         if let Ok(r) = self.requests.lock() {
             for ((method, route, status), n) in r.iter() {
-                let _ = writeln!(out, "calsync_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "calsync_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         out.push_str("# HELP calsync_http_request_duration_seconds HTTP request latency by method and route.\n");
@@ -58,9 +61,14 @@ impl Metrics {
             for ((method, route), h) in l.iter() {
                 let labels = format!("method=\"{method}\",route=\"{route}\"");
                 for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "calsync_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.buckets[i]);
+                    let _ = writeln!(
+                        out,
+                        "calsync_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                        h.buckets[i]
+                    );
                 }
-                let _ = writeln!(out, "calsync_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+                let _ =
+                    writeln!(out, "calsync_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
                 let _ = writeln!(out, "calsync_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
                 let _ = writeln!(out, "calsync_http_request_duration_seconds_count{{{labels}}} {}", h.count);
             }
@@ -78,10 +86,8 @@ impl Metrics {
 /// path, so ids do not explode the label set).
 pub async fn track(State(metrics): State<std::sync::Arc<Metrics>>, request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());

@@ -73,9 +73,13 @@ impl ApiError {
             Self::Gone(_) => (StatusCode::GONE, "gone", "Deleted"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Already exists"),
-            Self::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "precondition-failed", "The resource changed"),
+            Self::PreconditionFailed { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "precondition-failed", "The resource changed")
+            }
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request body too large"),
-            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported content type"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported content type")
+            }
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -99,7 +103,9 @@ impl From<StoreError> for ApiError {
             StoreError::Gone { what, id } => Self::Gone(format!("{what} {id} was deleted")),
             StoreError::AlreadyExists { what, id } => Self::Conflict(format!("{what} {id} already exists")),
             StoreError::VersionMismatch { expected, current } => Self::PreconditionFailed {
-                detail: format!("If-Match named version {expected}, but the current version is {current}: reload, reapply your change, and retry"),
+                detail: format!(
+                    "If-Match named version {expected}, but the current version is {current}: reload, reapply your change, and retry"
+                ),
                 current: Some(current),
             },
             StoreError::Invalid(v) => Self::Invalid(v),
@@ -130,9 +136,7 @@ impl IntoResponse for ApiError {
             current_version,
         };
         let mut response = (status, axum::Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

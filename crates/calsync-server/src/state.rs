@@ -26,7 +26,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, admin_token_hash: Option<TokenHash>) -> (Self, watch::Sender<bool>) {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        admin_token_hash: Option<TokenHash>,
+    ) -> (Self, watch::Sender<bool>) {
         let (shutdown_tx, shutdown) = watch::channel(false);
         let (changed, _) = broadcast::channel(1024);
         let state = Self {

@@ -13,6 +13,7 @@ const BEGIN_WRITE: &str = "BEGIN";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 #[path = "sql/shared.rs"]
+#[allow(clippy::duplicate_mod, reason = "one implementation compiled once per backend, on purpose")]
 mod shared;
 pub use shared::SqlStore;
 

@@ -15,6 +15,7 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 #[path = "sql/shared.rs"]
+#[allow(clippy::duplicate_mod, reason = "one implementation compiled once per backend, on purpose")]
 mod shared;
 pub use shared::SqlStore;
 

@@ -57,7 +57,12 @@ pub async fn create_user_with_token(state: &AppState, name: &str) -> Result<Crea
         return Err(calsync_core::Violations::one("name", "required", "must not be empty").into());
     }
     if trimmed.chars().count() > USER_NAME_MAX_CHARS {
-        return Err(calsync_core::Violations::one("name", "max_length", format!("at most {USER_NAME_MAX_CHARS} characters")).into());
+        return Err(calsync_core::Violations::one(
+            "name",
+            "max_length",
+            format!("at most {USER_NAME_MAX_CHARS} characters"),
+        )
+        .into());
     }
     let token = new_token();
     let user = state.store.create_user(trimmed, &hash_token(&token)).await?;
@@ -68,7 +73,11 @@ pub async fn create_user_with_token(state: &AppState, name: &str) -> Result<Crea
     security(("bearer" = [])),
     responses((status = 201, body = CreatedUser, description = "The user and its token (shown once)"),
         (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem)))]
-async fn create_user(State(state): State<AppState>, _: Admin, ApiJson(body): ApiJson<NewUser>) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+async fn create_user(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     Ok((StatusCode::CREATED, Json(create_user_with_token(&state, &body.name).await?)))
 }
 

@@ -12,9 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_calendar, list_calendars))
-        .routes(routes!(get_calendar, update_calendar, delete_calendar))
+    OpenApiRouter::new().routes(routes!(create_calendar, list_calendars)).routes(routes!(
+        get_calendar,
+        update_calendar,
+        delete_calendar
+    ))
 }
 
 fn with_etag(status: StatusCode, calendar: &calsync_core::Calendar) -> Response {
@@ -30,7 +32,11 @@ pub struct CalendarList {
 
 #[utoipa::path(post, path = "/api/v1/calendars", tag = "calendars", request_body = CalendarInput, security(("bearer" = [])),
     responses((status = 201, body = CalendarView), (status = 400, body = Problem), (status = 422, body = Problem)))]
-async fn create_calendar(State(state): State<AppState>, AuthUser(user): AuthUser, ApiJson(input): ApiJson<CalendarInput>) -> Result<Response, ApiError> {
+async fn create_calendar(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(input): ApiJson<CalendarInput>,
+) -> Result<Response, ApiError> {
     let draft = CalendarDraft::parse(input)?;
     let calendar = state.store.create_calendar(user.id, CalendarId::new(), &draft).await?;
     let mut response = with_etag(StatusCode::CREATED, &calendar);
@@ -42,7 +48,10 @@ async fn create_calendar(State(state): State<AppState>, AuthUser(user): AuthUser
 
 #[utoipa::path(get, path = "/api/v1/calendars", tag = "calendars", security(("bearer" = [])),
     responses((status = 200, body = CalendarList)))]
-async fn list_calendars(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<CalendarList>, ApiError> {
+async fn list_calendars(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<CalendarList>, ApiError> {
     let calendars = state.store.list_calendars(user.id).await?;
     Ok(Json(CalendarList { calendars: calendars.iter().map(CalendarView::from).collect() }))
 }
@@ -50,7 +59,11 @@ async fn list_calendars(State(state): State<AppState>, AuthUser(user): AuthUser)
 #[utoipa::path(get, path = "/api/v1/calendars/{id}", tag = "calendars", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Calendar id")),
     responses((status = 200, body = CalendarView), (status = 404, body = Problem)))]
-async fn get_calendar(State(state): State<AppState>, AuthUser(user): AuthUser, IdPath(id): IdPath<CalendarId>) -> Result<Response, ApiError> {
+async fn get_calendar(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<CalendarId>,
+) -> Result<Response, ApiError> {
     Ok(with_etag(StatusCode::OK, &state.store.get_calendar(user.id, id).await?))
 }
 

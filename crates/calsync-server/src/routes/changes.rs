@@ -52,7 +52,11 @@ fn check_after(after: Seq) -> Result<Seq, ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/changes", tag = "changes", security(("bearer" = [])), params(ChangesQuery),
     responses((status = 200, body = ChangePage), (status = 400, body = Problem)))]
-async fn list_changes(State(state): State<AppState>, AuthUser(user): AuthUser, ApiQuery(q): ApiQuery<ChangesQuery>) -> Result<Json<ChangePage>, ApiError> {
+async fn list_changes(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiQuery(q): ApiQuery<ChangesQuery>,
+) -> Result<Json<ChangePage>, ApiError> {
     let after = check_after(q.after.unwrap_or(0))?;
     let limit = q.limit.unwrap_or(PAGE_DEFAULT);
     if !(1..=PAGE_MAX).contains(&limit) {
@@ -85,12 +89,9 @@ async fn stream_changes(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let last_event_id = match headers.get("last-event-id") {
         None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<Seq>().ok())
-                .ok_or_else(|| ApiError::bad_field("Last-Event-ID", "seq", "must be a sequence number from this stream"))?,
-        ),
+        Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<Seq>().ok()).ok_or_else(|| {
+            ApiError::bad_field("Last-Event-ID", "seq", "must be a sequence number from this stream")
+        })?),
     };
     // Subscribe before reading the position, so nothing written in between is missed.
     let wake = state.changed.subscribe();
@@ -107,7 +108,8 @@ async fn stream_changes(
         poll: state.change_poll,
         shutdown: state.shutdown.clone(),
     };
-    Ok(Sse::new(futures_util::stream::unfold(tail, Tail::next)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(futures_util::stream::unfold(tail, Tail::next))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 async fn latest_seq(state: &AppState, user: UserId) -> Result<Seq, ApiError> {

@@ -14,9 +14,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_event))
-        .routes(routes!(get_event, replace_event, patch_event, delete_event))
+    OpenApiRouter::new().routes(routes!(create_event)).routes(routes!(
+        get_event,
+        replace_event,
+        patch_event,
+        delete_event
+    ))
 }
 
 /// The body of a create: an event, optionally with the id to give it. Choosing the id lets
@@ -46,11 +49,17 @@ fn object(body: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
     responses((status = 201, body = EventView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
         (status = 415, body = Problem), (status = 422, body = Problem)))]
-async fn create_event(State(state): State<AppState>, AuthUser(user): AuthUser, ApiJson(body): ApiJson<Value>) -> Result<Response, ApiError> {
+async fn create_event(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
     let mut map = object(body)?;
     let id = match map.remove("id") {
         None | Some(Value::Null) => EventId::new(),
-        Some(Value::String(s)) => s.parse().map_err(|_| ApiError::bad_field("id", "uuid", format!("{s:?} is not a UUID")))?,
+        Some(Value::String(s)) => {
+            s.parse().map_err(|_| ApiError::bad_field("id", "uuid", format!("{s:?} is not a UUID")))?
+        }
         Some(_) => return Err(ApiError::bad_field("id", "uuid", "must be a UUID string")),
     };
     let draft = EventDraft::parse(from_value::<EventInput>(Value::Object(map))?)?;
@@ -68,7 +77,11 @@ async fn create_event(State(state): State<AppState>, AuthUser(user): AuthUser, A
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id")),
     responses((status = 200, body = EventView, headers(("ETag" = String))), (status = 404, body = Problem), (status = 410, body = Problem)))]
-async fn get_event(State(state): State<AppState>, AuthUser(user): AuthUser, IdPath(id): IdPath<EventId>) -> Result<Response, ApiError> {
+async fn get_event(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<EventId>,
+) -> Result<Response, ApiError> {
     let event = state.store.get_event(user.id, id).await?;
     if event.is_deleted() {
         return Err(ApiError::Gone(format!("event {id} was deleted")));

@@ -30,7 +30,10 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database, error: None })),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database, error: Some("the database does not answer".into()) }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health { status: "unavailable", database, error: Some("the database does not answer".into()) }),
+            )
         }
     }
 }

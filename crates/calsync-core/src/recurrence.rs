@@ -104,7 +104,7 @@ impl Recurrence {
                 v.push(&field, "recurrence", msg);
             }
         }
-        if out.rule.is_none() && out.rdates.is_empty() && !out.lines.is_empty() {
+        if v.is_empty() && out.rule.is_none() && out.rdates.is_empty() && !out.lines.is_empty() {
             v.push("", "recurrence", "has no RRULE or RDATE, so the series would have no occurrences besides its start; remove recurrence instead");
         }
         v.into_result(out)
@@ -268,7 +268,10 @@ impl Rule {
         }
         let probe = calendar.expand_dates(calcard::common::timezone::Tz::Floating, 1);
         if let Some(err) = probe.errors.first() {
-            return Err(format!("RRULE:{value} is not valid: {:?}", err.error));
+            return Err(match &err.error {
+                calcard::icalendar::dates::CalendarErrorType::RRule(e) => format!("RRULE:{value} is not valid: {e}"),
+                other => format!("RRULE:{value} is not valid: {other:?}"),
+            });
         }
         Ok(Self { calendar, finite })
     }

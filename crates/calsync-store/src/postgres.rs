@@ -11,6 +11,12 @@ type Db = sqlx::Postgres;
 const BACKEND: &str = "postgres";
 const BEGIN_WRITE: &str = "BEGIN";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+const WINDOW_SQL: &str = concat!(
+    "SELECT COALESCE(json_agg(json_build_array(w.id::text, w.body::json, w.created_at, w.updated_at, w.source, ",
+    "w.updated_at_source, w.version, w.deleted_at)), '[]')::text FROM (",
+    window_rows!(),
+    ") AS w"
+);
 
 #[path = "sql/shared.rs"]
 #[allow(clippy::duplicate_mod, reason = "one implementation compiled once per backend, on purpose")]

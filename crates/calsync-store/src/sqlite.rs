@@ -13,6 +13,12 @@ type Db = sqlx::Sqlite;
 const BACKEND: &str = "sqlite";
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+const WINDOW_SQL: &str = concat!(
+    "SELECT json_group_array(json_array(lower(hex(id)), json(body), created_at, updated_at, source, ",
+    "updated_at_source, version, deleted_at)) FROM (",
+    window_rows!(),
+    ")"
+);
 
 #[path = "sql/shared.rs"]
 #[allow(clippy::duplicate_mod, reason = "one implementation compiled once per backend, on purpose")]

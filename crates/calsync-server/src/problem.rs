@@ -51,6 +51,10 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error(
+        "the request took longer than {0} seconds and was stopped; if it was a write, read the resource before retrying"
+    )]
+    Timeout(u64),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
     #[error("internal error")]
@@ -72,7 +76,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::Gone(_) => (StatusCode::GONE, "gone", "Deleted"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Already exists"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::PreconditionFailed { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "precondition-failed", "The resource changed")
             }
@@ -80,6 +84,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported content type")
             }
+            Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", "Request timed out"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -144,5 +149,28 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+/// tower-http's timeout answers a bare 408; give it the same problem body as every other error.
+pub async fn bare_timeout_as_problem(response: Response) -> Response {
+    if response.status() == StatusCode::REQUEST_TIMEOUT && !response.headers().contains_key(header::CONTENT_TYPE) {
+        return ApiError::Timeout(crate::REQUEST_TIMEOUT.as_secs()).into_response();
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bare_timeout_becomes_a_problem_and_other_responses_pass() {
+        let bare = Response::builder().status(StatusCode::REQUEST_TIMEOUT).body(axum::body::Body::empty());
+        let mapped = bare_timeout_as_problem(bare.unwrap_or_default()).await;
+        assert_eq!(mapped.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(mapped.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let ok = bare_timeout_as_problem(StatusCode::NO_CONTENT.into_response()).await;
+        assert_eq!(ok.status(), StatusCode::NO_CONTENT);
     }
 }

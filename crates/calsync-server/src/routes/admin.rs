@@ -72,7 +72,7 @@ pub async fn create_user_with_token(state: &AppState, name: &str) -> Result<Crea
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = NewUser,
     security(("bearer" = [])),
     responses((status = 201, body = CreatedUser, description = "The user and its token (shown once)"),
-        (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem)))]
+        (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, body = crate::problem::Problem, content_type = "application/problem+json")))]
 async fn create_user(
     State(state): State<AppState>,
     _: Admin,
@@ -82,14 +82,14 @@ async fn create_user(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::problem::Problem)))]
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::problem::Problem, content_type = "application/problem+json")))]
 async fn list_users(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<UserView>>, ApiError> {
     Ok(Json(state.store.list_users().await?.iter().map(UserView::from).collect()))
 }
 
 /// The user the token belongs to.
 #[utoipa::path(get, path = "/api/v1/me", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = crate::problem::Problem)))]
+    responses((status = 200, body = UserView), (status = 401, body = crate::problem::Problem, content_type = "application/problem+json")))]
 async fn me(AuthUser(user): AuthUser) -> Json<UserView> {
     Json(UserView::from(&user))
 }

@@ -31,7 +31,7 @@ pub struct CalendarList {
 }
 
 #[utoipa::path(post, path = "/api/v1/calendars", tag = "calendars", request_body = CalendarInput, security(("bearer" = [])),
-    responses((status = 201, body = CalendarView), (status = 400, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CalendarView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_calendar(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -58,7 +58,7 @@ async fn list_calendars(
 
 #[utoipa::path(get, path = "/api/v1/calendars/{id}", tag = "calendars", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Calendar id")),
-    responses((status = 200, body = CalendarView), (status = 404, body = Problem)))]
+    responses((status = 200, body = CalendarView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_calendar(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -69,7 +69,7 @@ async fn get_calendar(
 
 #[utoipa::path(put, path = "/api/v1/calendars/{id}", tag = "calendars", request_body = CalendarInput, security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Calendar id"), ("If-Match" = Option<String>, Header, description = "ETag to update conditionally")),
-    responses((status = 200, body = CalendarView), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = CalendarView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn update_calendar(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -85,7 +85,7 @@ async fn update_calendar(
 /// Deletes the calendar and all its events (they become tombstones in the change feed).
 #[utoipa::path(delete, path = "/api/v1/calendars/{id}", tag = "calendars", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Calendar id"), ("If-Match" = Option<String>, Header, description = "ETag to delete conditionally")),
-    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json")))]
 async fn delete_calendar(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -51,7 +51,7 @@ fn check_after(after: Seq) -> Result<Seq, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/v1/changes", tag = "changes", security(("bearer" = [])), params(ChangesQuery),
-    responses((status = 200, body = ChangePage), (status = 400, body = Problem)))]
+    responses((status = 200, body = ChangePage), (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn list_changes(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -80,7 +80,7 @@ pub struct StreamQuery {
 #[utoipa::path(get, path = "/api/v1/changes/stream", tag = "changes", security(("bearer" = [])),
     params(StreamQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this sequence number")),
     responses((status = 200, content_type = "text/event-stream", body = String, description = "`event: change`, `id: <seq>`, `data: <Change JSON>`"),
-        (status = 400, body = Problem)))]
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn stream_changes(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

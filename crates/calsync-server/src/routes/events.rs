@@ -47,8 +47,8 @@ fn object(body: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = NewEventBody, security(("bearer" = [])),
     responses((status = 201, body = EventView, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
-        (status = 415, body = Problem), (status = 422, body = Problem)))]
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_event(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -76,7 +76,7 @@ async fn create_event(
 /// An event. A deleted event answers 410 Gone.
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id")),
-    responses((status = 200, body = EventView, headers(("ETag" = String))), (status = 404, body = Problem), (status = 410, body = Problem)))]
+    responses((status = 200, body = EventView, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 410, body = Problem, content_type = "application/problem+json")))]
 async fn get_event(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -92,8 +92,8 @@ async fn get_event(
 /// Replaces the whole event. With `If-Match`, only if the version is still current.
 #[utoipa::path(put, path = "/api/v1/events/{id}", tag = "events", request_body = EventInput, security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id"), ("If-Match" = Option<String>, Header, description = "ETag to update conditionally")),
-    responses((status = 200, body = EventView), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 410, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = EventView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn replace_event(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -117,8 +117,8 @@ async fn replace_event(
 #[utoipa::path(patch, path = "/api/v1/events/{id}", tag = "events", request_body(content = Object, content_type = "application/merge-patch+json"),
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id"), ("If-Match" = Option<String>, Header, description = "ETag to update conditionally")),
-    responses((status = 200, body = EventView), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 410, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = EventView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn patch_event(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -182,7 +182,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 /// deletes its exceptions.
 #[utoipa::path(delete, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id"), ("If-Match" = Option<String>, Header, description = "ETag to delete conditionally")),
-    responses((status = 204), (status = 404, body = Problem), (status = 410, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 410, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json")))]
 async fn delete_event(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -61,7 +61,7 @@ pub struct EventList {
 /// Stored events (series as series, not expanded) that may occur in the range.
 #[utoipa::path(get, path = "/api/v1/calendars/{id}/events", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Calendar id"), RangeQuery),
-    responses((status = 200, body = EventList), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = EventList), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn list_events(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -78,7 +78,7 @@ async fn list_events(
 /// exceptions and cancelled occurrences applied. Point FullCalendar's `events` option here.
 #[utoipa::path(get, path = "/api/v1/calendars/{id}/fullcalendar", tag = "feeds", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Calendar id"), RangeQuery),
-    responses((status = 200, body = Vec<FullCalendarEvent>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Vec<FullCalendarEvent>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn fullcalendar(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

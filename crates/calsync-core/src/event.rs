@@ -381,6 +381,13 @@ pub struct EventMeta {
     pub deleted_at: Option<Timestamp>,
 }
 
+impl EventMeta {
+    /// The metadata of an event created at `at` by `source`: version 1, not deleted.
+    pub fn created(at: Timestamp, source: Source) -> Self {
+        Self { created_at: at, updated_at: at, source, updated_at_source: source, version: 1, deleted_at: None }
+    }
+}
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -256,14 +256,7 @@ mod tests {
             "recurrence": [rule],
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        let meta = EventMeta {
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-            source: Source::Local,
-            updated_at_source: Source::Local,
-            version: 1,
-            deleted_at: None,
-        };
+        let meta = EventMeta::created(Timestamp::UNIX_EPOCH, Source::Local);
         Event { id: EventId::new(), draft: EventDraft::parse(input).unwrap_or_else(|e| panic!("{e}")), meta }
     }
 

@@ -78,14 +78,7 @@ fn rfc_corrections(name: &str, expected: &mut Vec<Span>) {
 }
 
 fn meta() -> EventMeta {
-    EventMeta {
-        created_at: Timestamp::UNIX_EPOCH,
-        updated_at: Timestamp::UNIX_EPOCH,
-        source: Source::Local,
-        updated_at_source: Source::Local,
-        version: 1,
-        deleted_at: None,
-    }
+    EventMeta::created(Timestamp::UNIX_EPOCH, Source::Local)
 }
 
 fn event(id: EventId, input: serde_json::Value) -> Event {

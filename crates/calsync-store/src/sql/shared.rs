@@ -60,6 +60,24 @@ impl SqlStore {
         Ok(self.pool.begin_with(BEGIN_WRITE).await?)
     }
 
+    /// Starts a write to a live event: takes the user's lock, reads the event, and checks it
+    /// is not deleted and still at the `expected` version.
+    async fn begin_event_write(
+        &self,
+        user: UserId,
+        id: EventId,
+        expected: Option<i64>,
+    ) -> Result<(Tx, Event), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let current = fetch_event(&mut tx, user, id).await?;
+        if current.is_deleted() {
+            return Err(StoreError::Gone { what: "event", id: id.to_string() });
+        }
+        check_version(expected, current.meta.version)?;
+        Ok((tx, current))
+    }
+
     fn now(&self) -> i64 {
         self.clock.now().as_millisecond()
     }
@@ -610,18 +628,7 @@ impl Store for SqlStore {
                 check_calendar(&mut tx, user, new.draft.calendar_id()).await?;
             }
             check_series(&mut tx, user, new.id, &new.draft).await?;
-            let event = Event {
-                id: new.id,
-                draft: new.draft,
-                meta: EventMeta {
-                    created_at: at,
-                    updated_at: at,
-                    source: new.source,
-                    updated_at_source: new.source,
-                    version: 1,
-                    deleted_at: None,
-                },
-            };
+            let event = Event { id: new.id, draft: new.draft, meta: EventMeta::created(at, new.source) };
             // A reused id fails the primary key, reported as AlreadyExists (never a duplicate).
             write_event(&mut tx, user, &event, true).await?;
             insert_change(&mut tx, user, seq, &event, None, ChangeOp::Created, new.source, now).await?;
@@ -651,13 +658,7 @@ impl Store for SqlStore {
         origin: Source,
     ) -> Result<Event, StoreError> {
         let now = self.now();
-        let mut tx = self.begin().await?;
-        lock_user(&mut tx, user).await?;
-        let current = fetch_event(&mut tx, user, id).await?;
-        if current.is_deleted() {
-            return Err(StoreError::Gone { what: "event", id: id.to_string() });
-        }
-        check_version(expected, current.meta.version)?;
+        let (mut tx, current) = self.begin_event_write(user, id, expected).await?;
         if current.draft == draft {
             return Ok(current);
         }
@@ -696,13 +697,7 @@ impl Store for SqlStore {
         origin: Source,
     ) -> Result<Event, StoreError> {
         let now = self.now();
-        let mut tx = self.begin().await?;
-        lock_user(&mut tx, user).await?;
-        let current = fetch_event(&mut tx, user, id).await?;
-        if current.is_deleted() {
-            return Err(StoreError::Gone { what: "event", id: id.to_string() });
-        }
-        check_version(expected, current.meta.version)?;
+        let (mut tx, current) = self.begin_event_write(user, id, expected).await?;
         if current.draft.is_series() {
             for ex in live_exceptions(&mut tx, user, id).await? {
                 tombstone(&mut tx, user, &ex, origin, now).await?;

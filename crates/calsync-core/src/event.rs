@@ -309,27 +309,59 @@ impl EventDraft {
     /// on each side (the widest UTC offsets). A series without end reaches `i64::MAX`.
     pub fn span_millis(&self) -> (i64, i64) {
         const SLACK: i64 = 14 * 3_600_000;
-        let all_day = self.schedule.is_all_day();
-        let slack = if all_day { SLACK } else { 0 };
-        let start = self.schedule.start().instant(&TimeZone::UTC).as_millisecond() - slack;
-        let single_end = self.schedule.end().instant(&TimeZone::UTC).as_millisecond() + slack;
+        let slack = if self.schedule.is_all_day() { SLACK } else { 0 };
+        let utc = TimeZone::UTC;
+        let first = self.schedule.start();
+        let single_start = first.instant(&utc).as_millisecond();
+        let single_end = self.schedule.end().instant(&utc).as_millisecond();
         if !self.is_series() {
-            return (start, single_end);
+            return (single_start - slack, single_end + slack);
         }
+        // An RDATE may come before DTSTART (RFC 5545 §3.8.5.2): it is then the first occurrence.
+        let start = match self.recurrence.earliest_extra() {
+            Some(extra) => single_start.min(occurrence_start(first, extra).instant(&utc).as_millisecond()),
+            None => single_start,
+        } - slack;
         if self.recurrence.is_infinite() {
             return (start, i64::MAX);
         }
-        let starts = self.recurrence.starts(self.schedule.start().civil(), None);
+        let starts = self.recurrence.starts(first.civil(), None);
         if !starts.complete {
             return (start, i64::MAX);
         }
         let end = starts
             .starts
             .iter()
-            .map(|(s, len)| occurrence_end(&self.schedule, *s, *len).instant(&TimeZone::UTC).as_millisecond() + slack)
+            .map(|(s, len)| occurrence_end_instant(&self.schedule, *s, *len, &utc).as_millisecond())
             .max()
             .unwrap_or(single_end);
-        (start, end.max(single_end))
+        (start, end.max(single_end) + slack)
+    }
+}
+
+/// The occurrence of a series (whose first start is `first`) at local time `local`.
+pub fn occurrence_start(first: &EventTime, local: jiff::civil::DateTime) -> EventTime {
+    match first {
+        EventTime::Date(_) => EventTime::Date(local.date()),
+        EventTime::DateTime { zone, .. } => EventTime::DateTime { local, zone: zone.clone() },
+    }
+}
+
+/// The exact end instant of an occurrence starting at local time `start`: its start plus the
+/// exact length for timed series (never re-read from a wall-clock time, which is ambiguous in
+/// a DST fold); the end date's midnight in `all_day_zone` for all-day ones.
+pub fn occurrence_end_instant(
+    schedule: &Schedule,
+    start: jiff::civil::DateTime,
+    own: Option<Length>,
+    all_day_zone: &TimeZone,
+) -> Timestamp {
+    match (schedule.start(), own.unwrap_or(schedule.length())) {
+        (EventTime::DateTime { zone, .. }, Length::Exact(d)) => {
+            let begin = crate::event_time::resolve(zone.zone(), start);
+            begin.saturating_add(d).unwrap_or(begin)
+        }
+        _ => occurrence_end(schedule, start, own).instant(all_day_zone),
     }
 }
 

@@ -115,6 +115,15 @@ impl EventTime {
         matches!(self, Self::Date(_))
     }
 
+    /// `20260301` or `20260301T080000Z` (the instant in UTC): the compact form Google uses in
+    /// instance ids, and our key for "which occurrence of a series".
+    pub fn compact(&self) -> String {
+        match self {
+            Self::Date(d) => d.strftime("%Y%m%d").to_string(),
+            Self::DateTime { .. } => self.instant(&TimeZone::UTC).strftime("%Y%m%dT%H%M%SZ").to_string(),
+        }
+    }
+
     /// The instant this time denotes. All-day dates have no zone of their own, so they are
     /// read at midnight in `all_day_zone` (the viewer's or the calendar's zone).
     ///

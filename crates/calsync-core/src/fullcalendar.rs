@@ -83,7 +83,7 @@ pub fn to_fullcalendar(o: &Occurrence<'_>, rendering: &Rendering) -> FullCalenda
     let d = &e.draft;
     let id = match &o.series {
         Some((series_id, original)) if e.id == *series_id => {
-            format!("{series_id}_{}", compact(original))
+            format!("{series_id}_{}", original.compact())
         }
         _ => e.id.to_string(),
     };
@@ -111,14 +111,5 @@ pub fn to_fullcalendar(o: &Occurrence<'_>, rendering: &Rendering) -> FullCalenda
             location: d.location().map(str::to_owned),
             description: d.description().map(str::to_owned),
         },
-    }
-}
-
-/// `20260301` or `20260301T080000Z`: the original start in the compact form Google also uses
-/// for instance ids.
-fn compact(t: &EventTime) -> String {
-    match t {
-        EventTime::Date(d) => d.strftime("%Y%m%d").to_string(),
-        _ => t.instant(&TimeZone::UTC).strftime("%Y%m%dT%H%M%SZ").to_string(),
     }
 }

@@ -177,6 +177,24 @@ impl Recurrence {
         self.lines.is_empty()
     }
 
+    /// The earliest RDATE (local time). RFC 5545 lets one lie before DTSTART, and then it is
+    /// the series' first occurrence.
+    pub fn earliest_extra(&self) -> Option<DateTime> {
+        self.rdates.iter().map(|r| r.start).min()
+    }
+
+    /// The longest RDATE period, if any is longer than nothing.
+    pub fn longest_period(&self) -> Option<Length> {
+        self.rdates
+            .iter()
+            .filter_map(|r| match r.length {
+                Some(Length::Exact(d)) => Some(d),
+                _ => None,
+            })
+            .max()
+            .map(Length::Exact)
+    }
+
     /// `true` when the series never ends (an RRULE without COUNT or UNTIL).
     pub fn is_infinite(&self) -> bool {
         self.rule.as_ref().is_some_and(|r| !r.finite)
@@ -267,6 +285,11 @@ impl Rule {
             return Err(format!("RRULE:{value} is not a valid recurrence rule (RFC 5545 §3.3.10)"));
         }
         let probe = calendar.expand_dates(calcard::common::timezone::Tz::Floating, 1);
+        if probe.errors.is_empty() && probe.events.is_empty() {
+            return Err(format!(
+                "RRULE:{value} produces no occurrence (e.g. BYMONTHDAY=30 with BYMONTH=2, or UNTIL before the first match)"
+            ));
+        }
         if let Some(err) = probe.errors.first() {
             return Err(match &err.error {
                 calcard::icalendar::dates::CalendarErrorType::RRule(e) => format!("RRULE:{value} is not valid: {e}"),
@@ -319,7 +342,17 @@ enum IcalValue {
     Utc(DateTime),
 }
 
+/// Parses a DATE or DATE-TIME and checks its year is in the range events may use.
 fn parse_ical_value(s: &str) -> Result<IcalValue, String> {
+    let value = parse_ical_value_any_year(s)?;
+    let year = match &value {
+        IcalValue::Date(d) => d.year(),
+        IcalValue::Floating(dt) | IcalValue::Utc(dt) => dt.year(),
+    };
+    if (1900..=2200).contains(&year) { Ok(value) } else { Err(format!("{s:?}: year {year} is outside 1900..=2200")) }
+}
+
+fn parse_ical_value_any_year(s: &str) -> Result<IcalValue, String> {
     let s = s.trim();
     let bad = || format!("{s:?} is not an iCalendar date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS[Z])");
     let num = |r: std::ops::Range<usize>| -> Result<i16, String> {
@@ -364,7 +397,15 @@ fn to_series_local(item: &str, tzid: Option<&ZoneName>, start: &EventTime) -> Re
 /// UNTIL in the series' local time. RFC 5545 wants UNTIL in UTC for zoned starts and a DATE
 /// for all-day starts; providers send all sorts, so every form is accepted and converted.
 fn until_to_local(v: &str, start: &EventTime) -> Result<DateTime, String> {
-    Ok(match (start, parse_ical_value(v).map_err(|e| format!("UNTIL: {e}"))?) {
+    // "Forever" is often written as UNTIL=99991231…: past 2200 there is nothing to generate anyway.
+    let value = match parse_ical_value_any_year(v).map_err(|e| format!("UNTIL: {e}"))? {
+        IcalValue::Date(d) if d.year() > 2200 => IcalValue::Date(jiff::civil::date(2200, 12, 31)),
+        IcalValue::Floating(dt) | IcalValue::Utc(dt) if dt.year() > 2200 => {
+            IcalValue::Floating(jiff::civil::date(2200, 12, 31).at(23, 59, 59, 0))
+        }
+        other => other,
+    };
+    Ok(match (start, value) {
         (EventTime::Date(_), IcalValue::Date(d)) => d.to_datetime(Time::midnight()),
         (EventTime::Date(_), IcalValue::Floating(dt) | IcalValue::Utc(dt)) => dt,
         // A date UNTIL on a timed series includes that whole local day.
@@ -397,6 +438,9 @@ fn parse_period(item: &str, tzid: Option<&ZoneName>, start: &EventTime) -> Resul
     if length <= SignedDuration::ZERO {
         return Err(format!("period {item:?} must end after it starts"));
     }
+    if length > SignedDuration::from_hours(24 * crate::limits::EVENT_MAX_DAYS) {
+        return Err(format!("period {item:?} is longer than {} days", crate::limits::EVENT_MAX_DAYS));
+    }
     Ok(ExtraDate { start: local, length: Some(Length::Exact(length)) })
 }
 
@@ -426,6 +470,9 @@ mod tests {
             ("RRULE:COUNT=3", "needs FREQ"),
             ("RRULE:FREQ=DAILY;COUNT=3;UNTIL=20260401T000000Z", "COUNT or UNTIL"),
             ("RRULE:FREQ=DAILY;BOGUS=1", "not part of RFC 5545"),
+            ("RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "produces no occurrence"),
+            ("RDATE;VALUE=PERIOD:20260401T080000Z/P4000D", "longer than"),
+            ("EXDATE:99991231T090000Z", "outside 1900..=2200"),
             ("RRULE:FREQ=DAILY;COUNT=0", "positive"),
             ("EXRULE:FREQ=DAILY", "deprecated"),
             ("EXDATE;VALUE=DATE:20260309", "takes date-times"),

@@ -1,7 +1,7 @@
 //! Turning stored events into the occurrences a viewer sees in a window: singles as they
 //! are, series expanded by their rules, exceptions and cancelled occurrences applied.
 
-use crate::event::{Event, Status, occurrence_end};
+use crate::event::{Event, Status, occurrence_end, occurrence_end_instant, occurrence_start};
 use crate::event_time::{EventTime, Length};
 use crate::ids::EventId;
 use crate::recurrence::Starts;
@@ -145,10 +145,14 @@ fn expand_series<'a>(
     let starts = source.starts(master, horizon);
     // Starts are sorted: skip those that end before the window without looking at each.
     // Exceptions replacing skipped occurrences are still shown by the loop further down.
-    let earliest = earliest_relevant(first, schedule.length(), window);
+    let longest = match (schedule.length(), master.draft.recurrence().longest_period()) {
+        (Length::Exact(a), Some(Length::Exact(b))) => Length::Exact(a.max(b)),
+        (length, _) => length,
+    };
+    let earliest = earliest_relevant(first, longest, window);
     let skip = starts.starts.partition_point(|(local, _)| *local < earliest);
     for (local, own_length) in starts.starts[skip..].iter().copied().take_while(|(local, _)| *local <= horizon) {
-        let original = at_local(first, local);
+        let original = occurrence_start(first, local);
         match replaced.remove(&local) {
             Some(ex) => {
                 if ex.draft.status() != Status::Cancelled {
@@ -167,10 +171,7 @@ fn expand_series<'a>(
             None => {
                 let end = occurrence_end(schedule, local, own_length);
                 let start_at = original.instant(zone);
-                let end_at = match (own_length.unwrap_or(schedule.length()), &end) {
-                    (Length::Exact(d), EventTime::DateTime { .. }) => start_at.saturating_add(d).unwrap_or(start_at),
-                    _ => end.instant(zone),
-                };
+                let end_at = occurrence_end_instant(schedule, local, own_length, zone);
                 let series = Some((master.id, original.clone()));
                 push_exact(out, Occurrence { event: master, start: original, end, start_at, end_at, series }, window);
             }
@@ -197,9 +198,8 @@ fn expand_series<'a>(
     }
 }
 
-/// A local start before which no occurrence can reach into `window` (a day of slack for
-/// offsets and floating dates; RDATE periods longer than the series' length are the rare case
-/// the slack does not cover, so it is a week).
+/// A local start before which no occurrence lasting at most `length` can reach into
+/// `window` (a week of slack for offsets and floating dates).
 fn earliest_relevant(first: &EventTime, length: Length, window: &Window) -> DateTime {
     let reach = match length {
         Length::Days(d) => jiff::SignedDuration::from_hours(24 * (d + 7)),
@@ -219,8 +219,24 @@ fn horizon(first: &EventTime, window: &Window) -> DateTime {
         EventTime::Date(_) => {
             window.end.to_zoned_datetime(TimeZone::UTC).datetime().saturating_add(jiff::Span::new().days(1))
         }
-        EventTime::DateTime { zone, .. } => window.end.to_zoned_datetime(zone.zone().clone()).datetime(),
+        // A day of slack: in a DST fold a local time after this can still be an instant before
+        // the window's end. Occurrences are filtered exactly afterwards.
+        EventTime::DateTime { zone, .. } => {
+            window.end.to_zoned_datetime(zone.zone().clone()).datetime().saturating_add(jiff::Span::new().days(1))
+        }
     }
+}
+
+/// Whether the series `draft` has an occurrence whose original start is `original`. An
+/// exception whose occurrence disappeared (the series' start or rules changed) has nothing
+/// left to replace.
+pub fn has_occurrence(draft: &crate::event::EventDraft, original: &EventTime) -> bool {
+    let first = draft.schedule().start();
+    if first.is_all_day() != original.is_all_day() {
+        return false;
+    }
+    let local = to_series_local(original, first);
+    draft.recurrence().starts(first.civil(), Some(local)).starts.iter().any(|(d, _)| *d == local)
 }
 
 fn to_series_local(t: &EventTime, first: &EventTime) -> DateTime {
@@ -229,13 +245,6 @@ fn to_series_local(t: &EventTime, first: &EventTime) -> DateTime {
             crate::event_time::resolve(zone.zone(), *local).to_zoned_datetime(series_zone.zone().clone()).datetime()
         }
         _ => t.civil(),
-    }
-}
-
-fn at_local(first: &EventTime, local: DateTime) -> EventTime {
-    match first {
-        EventTime::Date(_) => EventTime::Date(local.date()),
-        EventTime::DateTime { zone, .. } => EventTime::DateTime { local, zone: zone.clone() },
     }
 }
 
@@ -276,6 +285,46 @@ mod tests {
             .map(|(local, _)| crate::event_time::resolve(&zone, *local))
             .filter(|s| w.overlaps(*s, s.saturating_add(length).unwrap_or(*s)))
             .collect()
+    }
+
+    fn with_lines(lines: &[&str]) -> Event {
+        let input: EventInput = serde_json::from_value(serde_json::json!({
+            "calendar_id": CalendarId::new(), "title": "s",
+            "start": {"date_time": "2026-03-02T09:00:00", "time_zone": "Europe/Berlin"},
+            "end": {"date_time": "2026-03-02T10:00:00", "time_zone": "Europe/Berlin"},
+            "recurrence": lines,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        Event {
+            id: EventId::new(),
+            draft: EventDraft::parse(input).unwrap_or_else(|e| panic!("{e}")),
+            meta: EventMeta::created(Timestamp::UNIX_EPOCH, Source::Local),
+        }
+    }
+
+    fn utc_window(start: &str, end: &str) -> Window {
+        Window {
+            start: start.parse().unwrap_or_else(|e| panic!("{e}")),
+            end: end.parse().unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    #[test]
+    fn an_rdate_before_the_start_is_found_and_shown() {
+        let e = with_lines(&["RRULE:FREQ=WEEKLY;COUNT=3", "RDATE;TZID=Europe/Berlin:20260210T090000"]);
+        let (span_start, _) = e.draft.span_millis();
+        let early: Timestamp = "2026-02-10T08:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(span_start <= early.as_millisecond(), "the index span must hold the early RDATE");
+        let w = utc_window("2026-02-10T00:00:00Z", "2026-02-11T00:00:00Z");
+        assert_eq!(occurrences(std::slice::from_ref(&e), &w, &TimeZone::UTC).len(), 1);
+    }
+
+    #[test]
+    fn a_long_rdate_period_is_shown_while_it_lasts() {
+        let e = with_lines(&["RRULE:FREQ=WEEKLY;COUNT=3", "RDATE;VALUE=PERIOD:20260401T080000Z/P30D"]);
+        let w = utc_window("2026-04-20T00:00:00Z", "2026-04-21T00:00:00Z");
+        let shown = occurrences(std::slice::from_ref(&e), &w, &TimeZone::UTC);
+        assert_eq!(shown.len(), 1, "the 30-day occurrence from April 1 covers April 20");
     }
 
     #[test]

@@ -52,6 +52,12 @@ impl Window {
 }
 
 fn parse_instant(s: &str, zone: &TimeZone) -> Result<Timestamp, String> {
+    let ts = parse_instant_any_year(s, zone)?;
+    let year = ts.to_zoned_datetime(TimeZone::UTC).year();
+    if (1900..=2200).contains(&year) { Ok(ts) } else { Err(format!("{s:?}: year {year} is outside 1900..=2200")) }
+}
+
+fn parse_instant_any_year(s: &str, zone: &TimeZone) -> Result<Timestamp, String> {
     if s.len() == 10 {
         return parse_date(s).map(|d| resolve(zone, d.to_datetime(jiff::civil::Time::midnight())));
     }
@@ -88,5 +94,9 @@ mod tests {
         assert_eq!(rule(Some("2026-02-01"), Some("2026-01-01")), Some(("end".into(), "end_after_start")));
         assert_eq!(rule(Some("2026-01-01"), Some("2028-01-01")), Some(("end".into(), "max_window")));
         assert_eq!(rule(Some("yesterday"), Some("2026-01-01")), Some(("start".into(), "date_time")));
+        assert_eq!(
+            rule(Some("9999-01-01T00:00:00Z"), Some("9999-02-01T00:00:00Z")),
+            Some(("start".into(), "date_time"))
+        );
     }
 }

@@ -24,14 +24,16 @@ impl ZoneName {
         if name.len() > 64 || name.starts_with('/') || name.contains("..") {
             return Err(format!("{name:?} is not an IANA time zone name"));
         }
-        let zone = if name == "UTC" || name == "Etc/UTC" || name == "Z" {
-            TimeZone::UTC
-        } else {
-            TimeZone::get(name).map_err(|_| {
-                format!("{name:?} is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)")
-            })?
-        };
-        Ok(Self { name: if name == "Z" { "UTC".into() } else { name.to_owned() }, zone })
+        if name == "UTC" || name == "Z" {
+            return Ok(Self::utc());
+        }
+        let unknown = || format!("{name:?} is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)");
+        let zone = TimeZone::get(name).map_err(|_| unknown())?;
+        // Store the database's own spelling: lookups ignore case, providers do not.
+        match zone.iana_name() {
+            Some("Etc/Unknown") | None => Err(unknown()),
+            Some(iana) => Ok(Self { name: iana.to_owned(), zone }),
+        }
     }
 
     pub fn utc() -> Self {
@@ -87,6 +89,8 @@ mod tests {
     fn known_zones_parse_and_unknown_ones_say_why() {
         assert_eq!(ZoneName::parse("Europe/Berlin").map(|z| z.to_string()), Ok("Europe/Berlin".into()));
         assert!(ZoneName::parse("UTC").is_ok());
+        assert_eq!(ZoneName::parse("europe/berlin").map(|z| z.to_string()), Ok("Europe/Berlin".into()));
+        assert!(ZoneName::parse("Etc/Unknown").is_err());
         let err = ZoneName::parse("Mars/Olympus_Mons").err().unwrap_or_default();
         assert!(err.contains("not a known IANA time zone"), "{err}");
         assert!(ZoneName::parse("").is_err());

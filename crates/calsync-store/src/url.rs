@@ -32,18 +32,29 @@ impl DatabaseUrl {
 }
 
 impl fmt::Display for DatabaseUrl {
+    /// The URL with secrets masked: `user:secret@` and `password=`/`sslpassword=` parameters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // scheme://user:secret@host → scheme://user:***@host
-        match (self.0.find("://"), self.0.rfind('@')) {
-            (Some(s), Some(at)) if at > s => {
-                let creds = &self.0[s + 3..at];
-                match creds.split_once(':') {
-                    Some((user, _)) => write!(f, "{}://{user}:***{}", &self.0[..s], &self.0[at..]),
-                    None => f.write_str(&self.0),
-                }
-            }
-            _ => f.write_str(&self.0),
+        let (base, query) = self.0.split_once('?').map_or((self.0.as_str(), None), |(b, q)| (b, Some(q)));
+        match (base.find("://"), base.rfind('@')) {
+            (Some(s), Some(at)) if at > s => match base[s + 3..at].split_once(':') {
+                Some((user, _)) => write!(f, "{}://{user}:***{}", &base[..s], &base[at..])?,
+                None => f.write_str(base)?,
+            },
+            _ => f.write_str(base)?,
         }
+        if let Some(query) = query {
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword") => {
+                        format!("{k}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            write!(f, "?{}", masked.join("&"))?;
+        }
+        Ok(())
     }
 }
 
@@ -75,5 +86,8 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://calsync:***@db:5432/calsync");
         assert!(!format!("{url:?}").contains("hunter2"));
         assert!(DatabaseUrl::parse("mysql://x").is_err());
+        let query = DatabaseUrl::parse("postgres://calsync@db/calsync?sslmode=require&password=hunter2")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(query.to_string(), "postgres://calsync@db/calsync?sslmode=require&password=***");
     }
 }

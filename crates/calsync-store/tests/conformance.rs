@@ -333,3 +333,37 @@ conformance!(change_numbers_stay_dense_under_concurrent_writers, |store| {
     assert_eq!(seqs, (1..=16).collect::<Vec<_>>());
     assert!(store.outbox_depth().await.unwrap_or_else(|e| panic!("{e}")) >= 16);
 });
+
+conformance!(moving_a_series_drops_exceptions_whose_occurrence_is_gone, |store| {
+    let ada = user(&store, "ada").await;
+    let cal = calendar(&store, ada).await;
+    let series = create(&store, ada, weekly(cal, "2026-05-04", "RRULE:FREQ=WEEKLY;COUNT=10")).await;
+    let cancel = |day: &str| {
+        draft(json!({
+            "calendar_id": cal, "title": "Weekly", "status": "cancelled",
+            "start": {"date_time": format!("{day}T09:00:00"), "time_zone": "Europe/Berlin"},
+            "end": {"date_time": format!("{day}T09:30:00"), "time_zone": "Europe/Berlin"},
+            "recurring_event_id": series.id,
+            "original_start": {"date_time": format!("{day}T09:00:00"), "time_zone": "Europe/Berlin"},
+        }))
+    };
+    let cancelled = create(&store, ada, cancel("2026-05-11")).await;
+    // Renaming keeps the exception: its occurrence still exists.
+    let mut renamed = series.draft.to_input();
+    renamed.title = "Weekly sync".into();
+    let renamed = EventDraft::parse(renamed).unwrap_or_else(|e| panic!("{e}"));
+    store.update_event(ada, series.id, renamed, None, Source::Local).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!store.get_event(ada, cancelled.id).await.unwrap_or_else(|e| panic!("{e}")).is_deleted());
+    // Moving the series to 10:00 leaves no 09:00 occurrence to cancel: the exception goes,
+    // instead of the cancelled occurrence silently coming back.
+    let later = weekly(cal, "2026-05-04", "RRULE:FREQ=WEEKLY;COUNT=10");
+    let mut later = later.to_input();
+    later.start.date_time = Some("2026-05-04T10:00:00".into());
+    later.end.date_time = Some("2026-05-04T10:30:00".into());
+    let later = EventDraft::parse(later).unwrap_or_else(|e| panic!("{e}"));
+    store.update_event(ada, series.id, later, None, Source::Local).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.get_event(ada, cancelled.id).await.unwrap_or_else(|e| panic!("{e}")).is_deleted());
+    let log = store.changes_after(ada, 0, 100).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(log.iter().any(|c| c.event_id == cancelled.id && c.op == ChangeOp::Deleted));
+    assert_eq!(store.last_seq(ada).await.unwrap_or_else(|e| panic!("{e}")), log.len() as i64);
+});

@@ -12,11 +12,30 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://calsync.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_LOG: &str = "info,sqlx=warn,tower_http=info";
 
+/// A setting that may hold a secret (a token, a database URL with a password): it never
+/// shows in `Debug` output, so logging a config struct cannot leak it.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 /// The TOML file. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    pub database_url: Option<String>,
+    pub database_url: Option<Redacted>,
     pub listen: Option<String>,
     pub admin_token: Option<SecretString>,
     pub log: Option<String>,
@@ -47,21 +66,22 @@ pub struct Settings {
 /// What flags and environment variables gave (clap has already preferred flags over env).
 #[derive(Debug, Default)]
 pub struct Overrides {
-    pub database_url: Option<String>,
+    pub database_url: Option<Redacted>,
     pub listen: Option<String>,
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Redacted>,
     pub log: Option<String>,
     pub log_format: Option<String>,
 }
 
 impl Settings {
     pub fn resolve(over: Overrides, file: FileConfig) -> anyhow::Result<Self> {
-        let database_url = over.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_url =
+            over.database_url.or(file.database_url).map_or_else(|| DEFAULT_DATABASE_URL.to_owned(), |u| u.0);
         let database_url = DatabaseUrl::parse(&database_url).map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
         let listen = over.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("listen: {listen:?} is not an address such as 127.0.0.1:8080"))?;
-        let admin_token = over.admin_token.map(SecretString::from).or(file.admin_token);
+        let admin_token = over.admin_token.map(|t| SecretString::from(t.0)).or(file.admin_token);
         if let Some(t) = &admin_token {
             use secrecy::ExposeSecret;
             if t.expose_secret().len() < 16 {
@@ -107,9 +127,13 @@ mod tests {
             |o: Overrides| Settings::resolve(o, FileConfig::default()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(bad(Overrides { listen: Some("nowhere".into()), ..Default::default() }).starts_with("listen"));
         assert!(
-            bad(Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).starts_with("database_url")
+            bad(Overrides { database_url: Some(Redacted("mysql://x".into())), ..Default::default() })
+                .starts_with("database_url")
         );
-        assert!(bad(Overrides { admin_token: Some("short".into()), ..Default::default() }).starts_with("admin_token"));
+        assert!(
+            bad(Overrides { admin_token: Some(Redacted("short".into())), ..Default::default() })
+                .starts_with("admin_token")
+        );
         assert!(toml::from_str::<FileConfig>("listn = \"x\"").is_err(), "typos in the file are errors");
     }
 }

@@ -8,7 +8,7 @@ use calsync_core::{Clock, SystemClock};
 use calsync_server::AppState;
 use calsync_server::auth::hash_token;
 use clap::{Parser, Subcommand};
-use config::{FileConfig, Overrides, Settings};
+use config::{FileConfig, Overrides, Redacted, Settings};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ struct Cli {
     config: Option<PathBuf>,
     /// sqlite://path/to/file.db (default sqlite://calsync.db) or postgres://user@host/db.
     #[arg(long, env = "CALSYNC_DATABASE_URL", global = true, hide_env_values = true)]
-    database_url: Option<String>,
+    database_url: Option<Redacted>,
     /// Log filter, e.g. `info` or `calsync=debug,info`.
     #[arg(long, env = "CALSYNC_LOG", global = true)]
     log: Option<String>,
@@ -41,9 +41,10 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, env = "CALSYNC_LISTEN")]
         listen: Option<String>,
-        /// Token for the admin API (creating users). Unset: the admin API is off.
+        /// Token for the admin API (creating users). Unset: the admin API is off. Prefer the
+        /// environment or the config file: a flag is visible in the process list.
         #[arg(long, env = "CALSYNC_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
+        admin_token: Option<Redacted>,
     },
     /// Start on a fresh embedded database with a demo user and sample events.
     Demo {
@@ -86,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let over = Overrides {
         database_url: match &demo_db {
-            Some(f) => Some(format!("sqlite://{}", f.display())),
+            Some(f) => Some(Redacted(format!("sqlite://{}", f.display()))),
             None => cli.database_url,
         },
         listen,

@@ -36,11 +36,17 @@ impl From<&User> for UserView {
 }
 
 /// A new user with the API token, which is shown this once and never again.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedUser {
     #[serde(flatten)]
     pub user: UserView,
     pub token: String,
+}
+
+impl std::fmt::Debug for CreatedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedUser").field("user", &self.user).field("token", &"[redacted]").finish()
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -97,7 +97,7 @@ async fn stream_changes(
     let wake = state.changed.subscribe();
     let after = match last_event_id.or(q.after) {
         Some(after) => check_after(after)?,
-        None => latest_seq(&state, user.id).await?,
+        None => state.store.last_seq(user.id).await?,
     };
     let tail = Tail {
         store: state.store.clone(),
@@ -110,18 +110,6 @@ async fn stream_changes(
     };
     Ok(Sse::new(futures_util::stream::unfold(tail, Tail::next))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-async fn latest_seq(state: &AppState, user: UserId) -> Result<Seq, ApiError> {
-    let mut after = 0;
-    loop {
-        let page = state.store.changes_after(user, after, PAGE_MAX).await?;
-        match page.last() {
-            Some(last) if page.len() == PAGE_MAX as usize => after = last.seq,
-            Some(last) => return Ok(last.seq),
-            None => return Ok(after),
-        }
-    }
 }
 
 /// Follows one user's change log.

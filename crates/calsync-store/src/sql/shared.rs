@@ -9,10 +9,9 @@ use crate::{NewEvent, Store, StoreError, TokenHash, User};
 use async_trait::async_trait;
 use calsync_core::{
     Calendar, CalendarDraft, CalendarId, CalendarInput, Change, ChangeOp, Clock, Event, EventDraft, EventId,
-    EventInput, EventMeta, EventTime, Seq, Source, UserId, Violations, Window,
+    EventInput, EventMeta, Seq, Source, UserId, Violations, Window,
 };
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use sqlx::Row;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -188,15 +187,6 @@ fn change_from_row(row: &DbRow) -> Result<Change, StoreError> {
     })
 }
 
-/// The key that makes "one exception per occurrence" a unique index: the replaced
-/// occurrence's date, or its instant in UTC.
-fn original_key(t: &EventTime) -> String {
-    match t {
-        EventTime::Date(d) => d.strftime("%Y%m%d").to_string(),
-        _ => t.instant(&TimeZone::UTC).strftime("%Y%m%dT%H%M%SZ").to_string(),
-    }
-}
-
 fn body(draft: &EventDraft) -> Result<String, StoreError> {
     serde_json::to_string(&draft.to_input()).map_err(|e| StoreError::Corrupt {
         what: "event body",
@@ -363,7 +353,7 @@ async fn write_event(tx: &mut Tx, user: UserId, event: &Event, insert: bool) -> 
     let mut q = sqlx::query(sql)
         .bind(event.draft.calendar_id().as_uuid())
         .bind(series.map(|s| s.series_id.as_uuid()))
-        .bind(series.map(|s| original_key(&s.original_start)))
+        .bind(series.map(|s| s.original_start.compact()))
         .bind(span_start)
         .bind(span_end)
         .bind(wide)
@@ -387,7 +377,7 @@ async fn write_event(tx: &mut Tx, user: UserId, event: &Event, insert: bool) -> 
                 return Err(StoreError::AlreadyExists { what: "event", id: event.id.to_string() });
             }
             let (series_id, key) =
-                series.map(|s| (s.series_id.to_string(), original_key(&s.original_start))).unwrap_or_default();
+                series.map(|s| (s.series_id.to_string(), s.original_start.compact())).unwrap_or_default();
             Err(StoreError::AlreadyExists {
                 what: "exception for occurrence",
                 id: format!("{key} of series {series_id}"),
@@ -664,10 +654,17 @@ impl Store for SqlStore {
         }
         check_references(&mut tx, user, id, &draft).await?;
         if current.draft.is_series() && current.draft.series().is_none() {
-            // A series that stops being one takes its exceptions with it; a series that moves
-            // calendar takes them along.
+            // Exceptions follow their series: gone when it stops being one or no longer has
+            // the occurrence they replace (its start or rules changed), moved when it moves.
+            let rules_changed =
+                current.draft.schedule() != draft.schedule() || current.draft.recurrence() != draft.recurrence();
             for ex in live_exceptions(&mut tx, user, id).await? {
-                if !draft.is_series() {
+                let orphaned = rules_changed
+                    && ex
+                        .draft
+                        .series()
+                        .is_some_and(|link| !calsync_core::series::has_occurrence(&draft, &link.original_start));
+                if !draft.is_series() || orphaned {
                     tombstone(&mut tx, user, &ex, origin, now).await?;
                 } else if ex.draft.calendar_id() != draft.calendar_id() {
                     let mut input = ex.draft.to_input();
@@ -753,6 +750,17 @@ impl Store for SqlStore {
     }
 
     async fn outbox_depth(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(&self.pool).await?)
+        // Change numbers are dense per user, so their sum counts the rows without a table scan.
+        Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(change_seq), 0) AS BIGINT) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn last_seq(&self, user: UserId) -> Result<Seq, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT change_seq FROM users WHERE id = $1")
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        seq.ok_or_else(|| StoreError::NotFound { what: "user", id: user.to_string() })
     }
 }

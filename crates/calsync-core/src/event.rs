@@ -68,6 +68,10 @@ pub struct Attendee {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
+    /// Create only: the id to give the new event, so a retried create answers 409 instead of
+    /// making a duplicate. Never part of stored or returned content (the id is the URL's).
+    #[serde(default, skip_serializing)]
+    pub id: Option<EventId>,
     /// The calendar the event belongs to. Changing it on update moves the event.
     pub calendar_id: CalendarId,
     #[schema(example = "Team sync")]
@@ -245,6 +249,7 @@ impl EventDraft {
     /// The JSON form, such that `parse(to_input())` gives the same draft back.
     pub fn to_input(&self) -> EventInput {
         EventInput {
+            id: None,
             calendar_id: self.calendar_id,
             title: self.title.clone(),
             description: self.description.clone(),

@@ -344,7 +344,8 @@ async fn an_id_that_is_not_a_uuid_is_refused_naming_it() {
         "type",
     );
     let bad_own_id = with(event, "id", json!("my-event"));
-    app.send_json(Method::POST, "/api/v1/events", &token, &bad_own_id).await.assert_problem(400, "id", "uuid");
+    // Like every other UUID field of the body (calendar_id, recurring_event_id above).
+    app.send_json(Method::POST, "/api/v1/events", &token, &bad_own_id).await.assert_problem(400, "id", "type");
     assert_nothing_stored(&app, &token, &cal).await;
 }
 

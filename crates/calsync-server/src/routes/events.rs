@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use calsync_core::{Event, EventDraft, EventId, EventInput, EventView, Source};
 use calsync_store::{NewEvent, StoreError};
-use serde::Serialize;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,16 +19,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         patch_event,
         delete_event
     ))
-}
-
-/// The body of a create: an event, optionally with the id to give it. Choosing the id lets
-/// a client retry a create safely: the second attempt gets 409 instead of a duplicate.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NewEventBody {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<EventId>,
-    #[serde(flatten)]
-    pub event: EventInput,
 }
 
 fn respond(status: StatusCode, event: &Event) -> Response {
@@ -45,7 +34,7 @@ fn object(body: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = NewEventBody, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventInput, security(("bearer" = [])),
     responses((status = 201, body = EventView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -54,15 +43,10 @@ async fn create_event(
     AuthUser(user): AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let mut map = object(body)?;
-    let id = match map.remove("id") {
-        None | Some(Value::Null) => EventId::new(),
-        Some(Value::String(s)) => {
-            s.parse().map_err(|_| ApiError::bad_field("id", "uuid", format!("{s:?} is not a UUID")))?
-        }
-        Some(_) => return Err(ApiError::bad_field("id", "uuid", "must be a UUID string")),
-    };
-    let draft = EventDraft::parse(from_value::<EventInput>(Value::Object(map))?)?;
+    let input = from_value::<EventInput>(Value::Object(object(body)?))?;
+    // A client-chosen id makes retries safe; otherwise a new time-ordered one.
+    let id = input.id.unwrap_or_default();
+    let draft = EventDraft::parse(input)?;
     let mut created = state.store.create_events(user.id, vec![NewEvent { id, draft, source: Source::Local }]).await?;
     let event = created.remove(0);
     state.notify_changed(user.id);

@@ -269,11 +269,16 @@ async fn insert_change(
     Ok(())
 }
 
-async fn fetch_event(tx: &mut Tx, user: UserId, id: EventId) -> Result<Event, StoreError> {
+/// An event of the user, tombstones included, read on `conn` (a transaction's or the pool's).
+async fn fetch_event(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    user: UserId,
+    id: EventId,
+) -> Result<Event, StoreError> {
     let row = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = $1 AND user_id = $2"))
         .bind(id.as_uuid())
         .bind(user.as_uuid())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::NotFound { what: "event", id: id.to_string() })?;
     event_from_row(&row)
@@ -630,13 +635,8 @@ impl Store for SqlStore {
     }
 
     async fn get_event(&self, user: UserId, id: EventId) -> Result<Event, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = $1 AND user_id = $2"))
-            .bind(id.as_uuid())
-            .bind(user.as_uuid())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound { what: "event", id: id.to_string() })?;
-        event_from_row(&row)
+        let mut conn = self.pool.acquire().await?;
+        fetch_event(&mut conn, user, id).await
     }
 
     async fn update_event(

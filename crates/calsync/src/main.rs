@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod emulate;
 
 use anyhow::Context;
 use calsync_core::{Clock, SystemClock};
@@ -57,6 +58,11 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Run a local emulator of a calendar provider, for development and tests.
+    Emulate {
+        #[command(subcommand)]
+        provider: EmulateCommand,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -72,9 +78,19 @@ enum UserCommand {
     List,
 }
 
+#[derive(Debug, Subcommand)]
+enum EmulateCommand {
+    /// Google Calendar API v3 with OAuth, push channels and a fault-injection control API.
+    Google(emulate::GoogleArgs),
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Emulate { provider: EmulateCommand::Google(args) } = cli.command {
+        init_log_filter(cli.log.as_deref());
+        return emulate::google(args, shutdown_signal()).await;
+    }
     let file = FileConfig::load(cli.config.as_deref())?;
     let (listen, admin_token) = match &cli.command {
         Command::Serve { listen, admin_token } => (listen.clone(), admin_token.clone()),
@@ -113,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot open database {}", settings.database_url))?;
 
     match cli.command {
+        Command::Emulate { .. } => unreachable!("handled before the database is opened"),
         Command::Migrate => {
             tracing::info!(database = %settings.database_url, "schema is up to date");
             Ok(())
@@ -201,6 +218,13 @@ fn init_logging(settings: &Settings) {
     } else {
         builder.init();
     }
+}
+
+/// Logging for commands that have no settings file (the emulators).
+fn init_log_filter(log: Option<&str>) {
+    let filter =
+        EnvFilter::try_new(log.unwrap_or(config::DEFAULT_LOG)).unwrap_or_else(|_| EnvFilter::new(config::DEFAULT_LOG));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// Output meant for the person at the terminal (not logs).

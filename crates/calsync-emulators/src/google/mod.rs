@@ -1,0 +1,238 @@
+//! A Google Calendar API v3 emulator: `/calendar/v3/...` exactly as Google's paths, OAuth 2.0
+//! (`/o/oauth2/v2/auth`, `/token`, `/revoke`, `/oauth2/v3/userinfo`), push channels, and a
+//! control API under `/_emulator/`. State lives in memory. See the crate README.
+
+mod api;
+pub mod config;
+mod control;
+pub mod error;
+mod faults;
+mod listing;
+mod oauth;
+mod push;
+mod resource;
+mod series;
+mod tokens;
+mod when;
+mod world;
+
+pub use config::{ClientSpec, Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, PageMode, UserSpec};
+pub use faults::FaultRule;
+pub use push::NotificationFaults;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use faults::{Faults, RequestRecord};
+use jiff::Timestamp;
+use listing::Context;
+use push::{Push, Retry};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use world::World;
+
+/// State shared by all handlers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    config: Mutex<Config>,
+    faults: Mutex<Faults>,
+    push: Push,
+    base_url: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    fn config_mut(&self) -> MutexGuard<'_, Config> {
+        lock(&self.config)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    fn retry(&self) -> Retry {
+        let c = lock(&self.config);
+        Retry { retries: c.notification_retries, delay: c.notification_retry_delay }
+    }
+
+    fn context(&self) -> Context {
+        let c = lock(&self.config);
+        Context {
+            now: Timestamp::now(),
+            page_mode: c.page_mode,
+            horizon_days: c.expansion_horizon_days,
+            sync_token_max_age_secs: c.sync_token_max_age.map(|d| d.as_secs()),
+        }
+    }
+
+    /// A change to `calendar_id` was committed: notify its channels (never blocks).
+    fn changed(&self, calendar_id: &str) {
+        self.push.changed(calendar_id, Timestamp::now(), self.retry());
+    }
+}
+
+/// The router: Google's paths behind the fault/latency/log layer, the control API beside it.
+fn router(shared: Arc<Shared>) -> Router {
+    let google = Router::new()
+        .route("/calendar/v3/users/me/calendarList", get(api::calendar_list))
+        .route("/calendar/v3/users/me/calendarList/{calendarId}", get(api::calendar_list_get))
+        .route("/calendar/v3/calendars", post(api::calendar_insert))
+        .route("/calendar/v3/calendars/{calendarId}", get(api::calendar_get).delete(api::calendar_delete))
+        .route("/calendar/v3/calendars/{calendarId}/events", get(api::events_list).post(api::events_insert))
+        .route("/calendar/v3/calendars/{calendarId}/events/watch", post(api::events_watch))
+        .route(
+            "/calendar/v3/calendars/{calendarId}/events/{eventId}",
+            get(api::events_get).put(api::events_update).patch(api::events_patch).delete(api::events_delete),
+        )
+        .route("/calendar/v3/calendars/{calendarId}/events/{eventId}/instances", get(api::events_instances))
+        .route("/calendar/v3/channels/stop", post(api::channels_stop))
+        .route(oauth::AUTH_PATH, get(oauth::authorize).post(oauth::decide))
+        .route(oauth::TOKEN_PATH, post(oauth::token))
+        .route(oauth::REVOKE_PATH, post(oauth::revoke))
+        .route(oauth::USERINFO_PATH, get(oauth::userinfo))
+        .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), faults_and_log));
+    Router::new().merge(control::routes()).merge(google).with_state(shared)
+}
+
+/// Latency, injected faults, and the request log, around every Google-path request.
+async fn faults_and_log(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let latency = s.faults().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let injected = s.faults().take(&method, &path);
+    let was_injected = injected.is_some();
+    let response = match injected {
+        Some(err) => err.into_response(),
+        None => next.run(req).await,
+    };
+    let send_updates = listing::Query::parse(Some(&query)).get("sendUpdates").map(str::to_owned);
+    s.faults().record(RequestRecord {
+        at: Timestamp::now(),
+        method,
+        path,
+        query,
+        send_updates,
+        status: response.status().as_u16(),
+        injected: was_injected,
+    });
+    response
+}
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct GoogleEmulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl GoogleEmulator {
+    /// Starts on `127.0.0.1:0` (a free port), as tests do.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn start(config: Config) -> std::io::Result<Self> {
+        Self::bind("127.0.0.1:0", config).await
+    }
+
+    /// Starts on `addr`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(addr: &str, config: Config) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let base_url = config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World::new(&config)),
+            config: Mutex::new(config),
+            faults: Mutex::default(),
+            push: Push::default(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        });
+        let app = router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the Google emulator stopped with an error");
+            }
+        });
+        Ok(Self { addr, shared, stop: Some(stop), task: Some(task) })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Where Google's client libraries should point (`api_endpoint`): `{base}/calendar/v3/`.
+    pub fn api_root(&self) -> String {
+        format!("{}/calendar/v3/", self.shared.base_url)
+    }
+
+    /// Adds a user with a primary calendar (their email is its id).
+    pub fn add_user(&self, email: &str) {
+        let zone = self.shared.config().time_zone;
+        self.shared.world().add_user(email, None, &zone, Timestamp::now());
+    }
+
+    /// An access token with the full `calendar` scope, as a finished consent would give.
+    pub fn access_token(&self, email: &str) -> String {
+        let ttl = self.shared.config().access_token_ttl;
+        oauth::mint_access(
+            &mut self.shared.world(),
+            email,
+            "https://www.googleapis.com/auth/calendar",
+            ttl,
+            None,
+            Timestamp::now(),
+        )
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for GoogleEmulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}

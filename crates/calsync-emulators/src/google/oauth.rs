@@ -1,0 +1,437 @@
+//! OAuth 2.0 the way Google does it (protocols.md §1.13): an authorization endpoint with a
+//! consent page (or auto-approval), authorization codes with PKCE, the token endpoint for
+//! `authorization_code` and `refresh_token`, revocation, and userinfo.
+
+use super::Shared;
+use super::error::OAuthError;
+use super::world::{AccessToken, AuthCode, RefreshToken, World};
+use crate::random;
+use axum::Form;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const AUTH_PATH: &str = "/o/oauth2/v2/auth";
+pub const TOKEN_PATH: &str = "/token";
+pub const REVOKE_PATH: &str = "/revoke";
+pub const USERINFO_PATH: &str = "/oauth2/v3/userinfo";
+
+/// Codes live ten minutes and are good once.
+const CODE_TTL: SignedDuration = SignedDuration::from_secs(600);
+
+type Params = HashMap<String, String>;
+
+fn params(raw: Option<&str>) -> Params {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
+}
+
+/// What an authorization request asks for, once checked.
+struct AuthRequest {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    offline: bool,
+    login_hint: Option<String>,
+}
+
+/// Problems we may not redirect with (unknown client, unregistered redirect URI) get a page.
+fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1><p>{d}</p></body></html>",
+        t = escape(title),
+        d = escape(detail)
+    );
+    (status, Html(body)).into_response()
+}
+
+fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> Response {
+    let mut url = uri.to_owned();
+    url.push(if uri.contains('?') { '&' } else { '?' });
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    url.push_str(&ser.finish());
+    Redirect::to(&url).into_response()
+}
+
+fn check_auth_request(world: &World, p: &Params) -> Result<AuthRequest, Box<Response>> {
+    let client_id = p.get("client_id").cloned().unwrap_or_default();
+    let Some(client) = world.clients.iter().find(|c| c.id == client_id) else {
+        return Err(Box::new(error_page(
+            StatusCode::UNAUTHORIZED,
+            "Error 401: invalid_client",
+            "The OAuth client was not found.",
+        )));
+    };
+    let redirect_uri = p.get("redirect_uri").cloned().unwrap_or_default();
+    if reqwest::Url::parse(&redirect_uri).is_err()
+        || (!client.redirect_uris.is_empty() && !client.redirect_uris.contains(&redirect_uri))
+    {
+        return Err(Box::new(error_page(
+            StatusCode::BAD_REQUEST,
+            "Error 400: redirect_uri_mismatch",
+            &format!("The redirect URI {redirect_uri:?} is not registered for client {client_id}."),
+        )));
+    }
+    let state = p.get("state").cloned();
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if let Some(s) = &state {
+            pairs.push(("state", s));
+        }
+        Box::new(redirect_with(&redirect_uri, &pairs))
+    };
+    if p.get("response_type").map(String::as_str) != Some("code") {
+        return Err(fail("unsupported_response_type", "response_type must be code"));
+    }
+    let scope = p.get("scope").map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    if scope.is_empty() {
+        return Err(fail("invalid_request", "Missing required parameter: scope"));
+    }
+    let code_challenge = p.get("code_challenge").cloned();
+    match (p.get("code_challenge_method").map(String::as_str), &code_challenge) {
+        (None | Some("S256"), _) => {}
+        (Some(_), _) => return Err(fail("invalid_request", "code_challenge_method must be S256")),
+    }
+    if code_challenge.as_ref().is_some_and(|c| c.len() < 43 || c.len() > 128) {
+        return Err(fail("invalid_request", "code_challenge must be 43 to 128 characters (base64url of SHA-256)"));
+    }
+    Ok(AuthRequest {
+        client_id,
+        redirect_uri,
+        scope,
+        state,
+        code_challenge,
+        offline: p.get("access_type").map(String::as_str) == Some("offline"),
+        login_hint: p.get("login_hint").cloned(),
+    })
+}
+
+fn issue_code(world: &mut World, req: &AuthRequest, user: &str, now: Timestamp) -> Response {
+    let code = format!("4/{}", random::string(random::ALNUM, 48));
+    world.codes.insert(
+        code.clone(),
+        AuthCode {
+            client_id: req.client_id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            user: user.to_owned(),
+            scope: req.scope.clone(),
+            code_challenge: req.code_challenge.clone(),
+            offline: req.offline,
+            expires_at: now.checked_add(CODE_TTL).unwrap_or(now),
+        },
+    );
+    let mut pairs = vec![("code", code.as_str()), ("scope", req.scope.as_str())];
+    if let Some(s) = &req.state {
+        pairs.push(("state", s));
+    }
+    redirect_with(&req.redirect_uri, &pairs)
+}
+
+/// `GET /o/oauth2/v2/auth`: the consent page, or straight back with a code when auto-approving.
+pub async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let p = params(raw.as_deref());
+    let auto = shared.config().auto_approve;
+    let mut world = shared.world();
+    let req = match check_auth_request(&world, &p) {
+        Ok(r) => r,
+        Err(page) => return *page,
+    };
+    let hinted = req.login_hint.as_ref().filter(|h| world.users.contains_key(*h)).cloned();
+    if auto {
+        let Some(user) = hinted.or_else(|| world.users.keys().next().cloned()) else {
+            return error_page(StatusCode::BAD_REQUEST, "No test user", "The emulator has no users to sign in.");
+        };
+        return issue_code(&mut world, &req, &user, Timestamp::now());
+    }
+    let users: Vec<String> = world.users.keys().cloned().collect();
+    Html(consent_page(&p, &req, &users, hinted.as_deref())).into_response()
+}
+
+/// `POST /o/oauth2/v2/auth`: the consent page's answer.
+pub async fn decide(State(shared): State<Arc<Shared>>, Form(p): Form<Params>) -> Response {
+    let mut world = shared.world();
+    let req = match check_auth_request(&world, &p) {
+        Ok(r) => r,
+        Err(page) => return *page,
+    };
+    if p.get("decision").map(String::as_str) != Some("allow") {
+        let mut pairs = vec![("error", "access_denied")];
+        if let Some(s) = &req.state {
+            pairs.push(("state", s));
+        }
+        return redirect_with(&req.redirect_uri, &pairs);
+    }
+    let user = p.get("user").cloned().unwrap_or_default();
+    if !world.users.contains_key(&user) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown user",
+            &format!("{user:?} is not a user of this emulator."),
+        );
+    }
+    issue_code(&mut world, &req, &user, Timestamp::now())
+}
+
+fn consent_page(p: &Params, req: &AuthRequest, users: &[String], hinted: Option<&str>) -> String {
+    let hidden: String = p
+        .iter()
+        .filter(|(k, _)| k.as_str() != "user" && k.as_str() != "decision")
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .collect();
+    let choices: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let checked = if hinted.map_or(i == 0, |h| h == u) { " checked" } else { "" };
+            format!("<label><input type=\"radio\" name=\"user\" value=\"{u}\"{checked}> {u}</label><br>", u = escape(u))
+        })
+        .collect();
+    let scopes: String = req.scope.split(' ').map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in - Google Calendar emulator</title></head>\
+         <body><h1>Google Calendar emulator</h1><p><strong>{client}</strong> wants to access your Google Account:</p>\
+         <ul>{scopes}</ul><form method=\"post\" action=\"{AUTH_PATH}\">{hidden}<fieldset><legend>Choose an account</legend>{choices}</fieldset>\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Cancel</button></form></body></html>",
+        client = escape(&req.client_id)
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// Client credentials from the form or HTTP Basic.
+fn client_credentials(headers: &HeaderMap, p: &Params) -> (String, String) {
+    if let Some(basic) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic "))
+        && let Some(decoded) = base64_decode(basic.trim())
+        && let Some((id, secret)) = decoded.split_once(':')
+    {
+        let dec = |s: &str| {
+            form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+        };
+        return (dec(id), dec(secret));
+    }
+    (p.get("client_id").cloned().unwrap_or_default(), p.get("client_secret").cloned().unwrap_or_default())
+}
+
+/// `POST /token`.
+pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(p): Form<Params>) -> Response {
+    let ttl = shared.config().access_token_ttl;
+    let mut world = shared.world();
+    let (client_id, secret) = client_credentials(&headers, &p);
+    if !world.clients.iter().any(|c| c.id == client_id && c.secret == secret) {
+        return OAuthError { status: StatusCode::UNAUTHORIZED, ..OAuthError::new("invalid_client", "Unauthorized") }
+            .into_response();
+    }
+    let now = Timestamp::now();
+    let result = match p.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => exchange_code(&mut world, &client_id, &p, ttl, now),
+        Some("refresh_token") => refresh(&mut world, &client_id, &p, ttl, now),
+        Some(other) => Err(OAuthError::new("unsupported_grant_type", format!("Invalid grant_type: {other}"))),
+        None => Err(OAuthError::new("unsupported_grant_type", "Invalid grant_type: ")),
+    };
+    match result {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+            body.to_string(),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn exchange_code(
+    world: &mut World,
+    client_id: &str,
+    p: &Params,
+    ttl: Duration,
+    now: Timestamp,
+) -> Result<serde_json::Value, OAuthError> {
+    let code_text = p.get("code").cloned().unwrap_or_default();
+    // Codes are single-use: removed whatever the outcome.
+    let code = world.codes.remove(&code_text).ok_or_else(|| OAuthError::new("invalid_grant", "Bad Request"))?;
+    if code.expires_at < now || code.client_id != client_id {
+        return Err(OAuthError::new("invalid_grant", "Bad Request"));
+    }
+    if p.get("redirect_uri") != Some(&code.redirect_uri) {
+        return Err(OAuthError::new("redirect_uri_mismatch", "Bad Request"));
+    }
+    if let Some(challenge) = &code.code_challenge {
+        let Some(verifier) = p.get("code_verifier") else {
+            return Err(OAuthError::new("invalid_grant", "Missing code verifier."));
+        };
+        if base64url(&Sha256::digest(verifier.as_bytes())) != *challenge {
+            return Err(OAuthError::new("invalid_grant", "Invalid code verifier."));
+        }
+    }
+    let refresh = code.offline.then(|| new_refresh_token(world, &code.user, client_id, &code.scope));
+    let access = mint_access(world, &code.user, &code.scope, ttl, refresh.clone(), now);
+    let mut body =
+        json!({"access_token": access, "expires_in": ttl.as_secs(), "scope": code.scope, "token_type": "Bearer"});
+    if let Some(r) = refresh {
+        body["refresh_token"] = json!(r);
+    }
+    Ok(body)
+}
+
+fn refresh(
+    world: &mut World,
+    client_id: &str,
+    p: &Params,
+    ttl: Duration,
+    now: Timestamp,
+) -> Result<serde_json::Value, OAuthError> {
+    let text = p.get("refresh_token").cloned().unwrap_or_default();
+    let token =
+        world.refresh_tokens.get(&text).filter(|t| !t.revoked).cloned().ok_or_else(OAuthError::invalid_grant)?;
+    if token.client_id != client_id {
+        return Err(OAuthError::new("unauthorized_client", "Unauthorized"));
+    }
+    let access = mint_access(world, &token.user, &token.scope, ttl, Some(text), now);
+    Ok(json!({"access_token": access, "expires_in": ttl.as_secs(), "scope": token.scope, "token_type": "Bearer"}))
+}
+
+pub fn new_refresh_token(world: &mut World, user: &str, client_id: &str, scope: &str) -> String {
+    let token = format!("1//{}", random::string(random::ALNUM, 64));
+    world.refresh_tokens.insert(
+        token.clone(),
+        RefreshToken {
+            user: user.to_owned(),
+            client_id: client_id.to_owned(),
+            scope: scope.to_owned(),
+            revoked: false,
+        },
+    );
+    token
+}
+
+pub fn mint_access(
+    world: &mut World,
+    user: &str,
+    scope: &str,
+    ttl: Duration,
+    refresh: Option<String>,
+    now: Timestamp,
+) -> String {
+    let token = format!("ya29.{}", random::string(random::ALNUM, 64));
+    let ttl = SignedDuration::try_from(ttl).unwrap_or(SignedDuration::from_hours(1));
+    world.access_tokens.retain(|_, t| t.expires_at > now);
+    world.access_tokens.insert(
+        token.clone(),
+        AccessToken {
+            user: user.to_owned(),
+            scope: scope.to_owned(),
+            expires_at: now.checked_add(ttl).unwrap_or(now),
+            refresh_token: refresh,
+        },
+    );
+    token
+}
+
+/// Revokes a refresh token (and the access tokens minted from it) or one access token.
+pub fn revoke_token(world: &mut World, token: &str) -> bool {
+    if let Some(r) = world.refresh_tokens.get_mut(token) {
+        r.revoked = true;
+        world.access_tokens.retain(|_, a| a.refresh_token.as_deref() != Some(token));
+        return true;
+    }
+    world.access_tokens.remove(token).is_some()
+}
+
+/// `POST /revoke?token=…` (or the token in the form body).
+pub async fn revoke(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery, body: String) -> Response {
+    let mut p = params(raw.as_deref());
+    p.extend(params(Some(&body)));
+    let token = p.get("token").cloned().unwrap_or_default();
+    if revoke_token(&mut shared.world(), &token) {
+        ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], "{}").into_response()
+    } else {
+        OAuthError::new("invalid_token", "Token expired or revoked").into_response()
+    }
+}
+
+/// `GET /oauth2/v3/userinfo` with the bearer token.
+pub async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let world = shared.world();
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let now = Timestamp::now();
+    let Some(user) = bearer
+        .and_then(|b| world.access_tokens.get(b.trim()))
+        .filter(|t| t.expires_at > now)
+        .and_then(|t| world.users.get(&t.user))
+    else {
+        return OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            ..OAuthError::new("invalid_request", "Invalid Credentials")
+        }
+        .into_response();
+    };
+    let sub = super::tokens::fingerprint([user.email.as_str()]).to_string();
+    let mut body = json!({"sub": sub, "email": user.email, "email_verified": true});
+    if let Some(n) = &user.name {
+        body["name"] = json!(n);
+    }
+    ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response()
+}
+
+const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Base64url without padding (RFC 7636's `BASE64URL-ENCODE`).
+pub fn base64url(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64URL[usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0)]));
+        }
+    }
+    out
+}
+
+/// Standard base64 (HTTP Basic credentials).
+fn base64_decode(text: &str) -> Option<String> {
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = u32::try_from(B64STD.iter().position(|x| *x == c)?).ok()?;
+        bits = bits << 6 | v;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push(u8::try_from((bits >> nbits) & 0xff).ok()?);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_matches_rfc_7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(base64url(&Sha256::digest(verifier.as_bytes())), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn basic_credentials_decode() {
+        assert_eq!(base64_decode("YWxhZGRpbjpvcGVuc2VzYW1l").as_deref(), Some("aladdin:opensesame"));
+        assert_eq!(base64_decode("!!"), None);
+    }
+}

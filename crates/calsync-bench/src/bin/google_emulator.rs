@@ -50,11 +50,12 @@ async fn list_all(
     let mut page: Option<String> = None;
     let mut items = 0;
     loop {
-        let mut q: Vec<(&str, &str)> = params.to_vec();
+        let mut target = reqwest::Url::parse(url)?;
+        target.query_pairs_mut().extend_pairs(params);
         if let Some(p) = &page {
-            q.push(("pageToken", p));
+            target.query_pairs_mut().append_pair("pageToken", p);
         }
-        let r = http.get(url).bearer_auth(token).query(&q).send().await?;
+        let r = http.get(target).bearer_auth(token).send().await?;
         if !r.status().is_success() {
             bail!("list: {}", r.status());
         }

@@ -215,14 +215,7 @@ impl ListRequest {
             .at("parameter", "timeMax"));
         }
         let page_fingerprint = q.page_fingerprint();
-        let page = match q.get("pageToken") {
-            None => None,
-            Some(text) => {
-                Some(tokens::decode::<PageToken>(PAGE_PREFIX, text).filter(|p| p.f == page_fingerprint).ok_or_else(
-                    || ApiError::invalid("pageToken", "Invalid page token value (it belongs to another query)."),
-                )?)
-            }
-        };
+        let page = page_token(q, page_fingerprint)?;
         Ok(Self {
             max_results: q.int("maxResults", 250, 2500)?,
             page,
@@ -242,6 +235,15 @@ impl ListRequest {
             event_types,
         })
     }
+}
+
+/// The `pageToken` of a request; it must come from the same query.
+fn page_token(q: &Query, fingerprint: u64) -> ApiResult<Option<PageToken>> {
+    let Some(text) = q.get("pageToken") else { return Ok(None) };
+    tokens::decode::<PageToken>(PAGE_PREFIX, text)
+        .filter(|p| p.f == fingerprint)
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid("pageToken", "Invalid page token value (it belongs to another query)."))
 }
 
 fn check_sync_token(text: &str, scope: &str, world: &World, ctx: &Context) -> ApiResult<SyncToken> {
@@ -508,12 +510,7 @@ pub fn list_instances(
         ),
     };
     let fp = q.page_fingerprint();
-    let page = match q.get("pageToken") {
-        None => None,
-        Some(t) => Some(tokens::decode::<PageToken>(PAGE_PREFIX, t).filter(|p| p.f == fp).ok_or_else(|| {
-            ApiError::invalid("pageToken", "Invalid page token value (it belongs to another query).")
-        })?),
-    };
+    let page = page_token(q, fp)?;
     let horizon =
         ctx.now.checked_add(jiff::SignedDuration::from_hours(24 * ctx.horizon_days)).unwrap_or(Timestamp::MAX);
     let until = time_max.unwrap_or(if master.endless { horizon } else { Timestamp::MAX });
@@ -580,12 +577,7 @@ pub fn list_calendars(world: &World, user: &User, q: &Query, ctx: &Context) -> A
         }
     };
     let fp = q.page_fingerprint();
-    let page = match q.get("pageToken") {
-        None => None,
-        Some(t) => Some(tokens::decode::<PageToken>(PAGE_PREFIX, t).filter(|p| p.f == fp).ok_or_else(|| {
-            ApiError::invalid("pageToken", "Invalid page token value (it belongs to another query).")
-        })?),
-    };
+    let page = page_token(q, fp)?;
     let snapshot = page.as_ref().map_or(user.list_seq, |p| p.s);
     let mut items: Vec<(String, Value)> = Vec::new();
     for (id, entry) in &user.list {

@@ -319,9 +319,13 @@ impl World {
         Ok(event)
     }
 
+    /// A write to `event`: a new etag, and an `updated` later than the last one as Google
+    /// shows it (milliseconds), even for writes less than 1 ms apart.
     fn stamp(&mut self, event: &mut StoredEvent, now: Timestamp) {
         let at = self.tick(now);
-        event.updated = at;
+        let after_last = event.updated.as_millisecond() + 1;
+        let ms = at.as_millisecond().max(after_last);
+        event.updated = Timestamp::from_millisecond(ms).unwrap_or(at);
         event.etag = Self::etag(at);
     }
 

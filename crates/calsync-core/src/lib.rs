@@ -14,6 +14,7 @@ pub mod limits;
 pub mod recurrence;
 pub mod series;
 pub mod source;
+pub mod sync;
 pub mod validation;
 pub mod window;
 pub mod zone;

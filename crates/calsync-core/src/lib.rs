@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod change;
 pub mod clock;
+pub mod encoding;
 pub mod event;
 pub mod event_time;
 pub mod fullcalendar;

@@ -1,0 +1,58 @@
+//! calsync's connectors to calendar providers, behind one [`Provider`] trait that fits
+//! Google Calendar, Microsoft Graph and CalDAV alike (protocols.md §5): a listing that is
+//! either full or a delta from a cursor, conditional writes with the provider's precondition
+//! token, idempotent creates keyed by our own event id, and optional push channels.
+
+pub mod error;
+pub mod google;
+pub mod model;
+pub mod oauth;
+
+pub use error::ProviderError;
+pub use model::{ChangePage, Channel, EventWrite, PageNext, RemoteCalendar, RemoteEvent, RemoteState, SeriesRef};
+
+use async_trait::async_trait;
+
+/// One connected account of one provider.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The calendars the account can see.
+    async fn calendars(&self) -> Result<Vec<RemoteCalendar>, ProviderError>;
+
+    /// One page of a listing: the full listing when `cursor` is `None`, else the changes since
+    /// it. Follow [`PageNext::More`] with the same `cursor`; [`PageNext::Done`] carries the
+    /// cursor for the next delta. [`ProviderError::CursorExpired`] means: list in full again.
+    async fn list(&self, calendar: &str, cursor: Option<&str>, page: Option<&str>)
+    -> Result<ChangePage, ProviderError>;
+
+    /// One event, `None` when it does not exist.
+    async fn get(&self, calendar: &str, remote_id: &str) -> Result<Option<RemoteEvent>, ProviderError>;
+
+    /// Creates the event under an id derived from our own, so a replay finds the first
+    /// create: [`ProviderError::Duplicate`] then, and the caller fetches and compares.
+    async fn create(&self, calendar: &str, write: &EventWrite<'_>) -> Result<RemoteEvent, ProviderError>;
+
+    /// Replaces the event's content, only if it still has `etag` (when given).
+    async fn update(
+        &self,
+        calendar: &str,
+        remote_id: &str,
+        etag: Option<&str>,
+        write: &EventWrite<'_>,
+    ) -> Result<RemoteEvent, ProviderError>;
+
+    /// Deletes the event, only if it still has `etag` (when given). Already gone is success.
+    async fn delete(&self, calendar: &str, remote_id: &str, etag: Option<&str>) -> Result<(), ProviderError>;
+
+    /// Asks for change notifications at `address`. `Ok(None)` when the provider has no push.
+    async fn watch(
+        &self,
+        calendar: &str,
+        channel_id: &str,
+        token: &str,
+        address: &str,
+    ) -> Result<Option<Channel>, ProviderError>;
+
+    /// Stops a channel made by [`Provider::watch`]. Unknown channels are success.
+    async fn unwatch(&self, channel: &Channel) -> Result<(), ProviderError>;
+}

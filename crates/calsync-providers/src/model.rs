@@ -1,0 +1,72 @@
+//! What connectors hand to the engine, in provider-neutral terms.
+
+use calsync_core::{EventId, EventInput, EventTimeInput};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCalendar {
+    pub id: String,
+    pub name: String,
+    pub time_zone: Option<String>,
+    pub primary: bool,
+    pub writable: bool,
+}
+
+/// An occurrence of a remote series that an event replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesRef {
+    pub series_remote_id: String,
+    pub original_start: EventTimeInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteState {
+    /// The content, as an event body whose `calendar_id` and series link the engine fills in.
+    Present(Box<EventInput>),
+    /// Deleted (Google: a cancelled stub). A cancelled *occurrence* of a live series is
+    /// `Present` with status cancelled and a [`SeriesRef`].
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEvent {
+    pub id: String,
+    /// The precondition token for the next write (Google etag).
+    pub etag: Option<String>,
+    pub state: RemoteState,
+    pub series: Option<SeriesRef>,
+    /// Our event id, when calsync created the event (stored with it at the provider).
+    pub local_id: Option<EventId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageNext {
+    /// More pages: repeat the listing with this page token.
+    More(String),
+    /// The listing is complete; the cursor for the next delta.
+    Done(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePage {
+    pub events: Vec<RemoteEvent>,
+    pub next: PageNext,
+}
+
+/// What to write: our event, its id, and for an exception the remote series it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct EventWrite<'a> {
+    pub local_id: EventId,
+    pub input: &'a EventInput,
+    pub series: Option<&'a SeriesRef>,
+}
+
+/// A push channel as the provider confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: String,
+    pub resource_id: String,
+    pub token: String,
+    /// Unix milliseconds.
+    pub expires_at_ms: i64,
+}

@@ -66,3 +66,15 @@ uuid_id!(
     /// A local event. Stable for the event's whole life, also across providers.
     EventId
 );
+uuid_id!(
+    /// A user's connected provider account (one Google login, one Microsoft 365 mailbox, …).
+    AccountId
+);
+uuid_id!(
+    /// A link of a local calendar to one remote calendar (a spoke).
+    LinkId
+);
+uuid_id!(
+    /// A recorded conflict: one event changed on both sides in overlapping ways.
+    ConflictId
+);

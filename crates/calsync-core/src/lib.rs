@@ -28,7 +28,7 @@ pub use event::{
     Visibility,
 };
 pub use event_time::{EventTime, EventTimeInput, Length, Schedule};
-pub use ids::{CalendarId, EventId, UserId};
+pub use ids::{AccountId, CalendarId, ConflictId, EventId, LinkId, UserId};
 pub use recurrence::Recurrence;
 pub use series::{ComputeStarts, Occurrence, StartsSource, occurrences, occurrences_from};
 pub use source::Source;

@@ -26,10 +26,12 @@ mod error;
 pub mod postgres;
 pub mod sqlite;
 mod store;
+pub mod sync;
 mod url;
 
 pub use error::StoreError;
 pub use store::{NewEvent, Store, TokenHash, User};
+pub use sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkState, PullOp, SyncStore};
 pub use url::{DatabaseUrl, open};
 
 #[cfg(feature = "testing")]

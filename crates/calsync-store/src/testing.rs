@@ -2,7 +2,7 @@
 //! or a fresh PostgreSQL database per test on the server `CALSYNC_TEST_POSTGRES_URL` names.
 //! Both are removed when the [`TestDb`] is dropped, also when the test panics.
 
-use crate::{DatabaseUrl, Store, open};
+use crate::{DatabaseUrl, SyncStore, open};
 use calsync_core::{Clock, SystemClock};
 use std::sync::Arc;
 
@@ -49,11 +49,11 @@ impl TestDb {
     }
 
     /// Opens the store (migrating it).
-    pub async fn open(&self) -> Arc<dyn Store> {
+    pub async fn open(&self) -> Arc<dyn SyncStore> {
         self.open_with_clock(Arc::new(SystemClock)).await
     }
 
-    pub async fn open_with_clock(&self, clock: Arc<dyn Clock>) -> Arc<dyn Store> {
+    pub async fn open_with_clock(&self, clock: Arc<dyn Clock>) -> Arc<dyn SyncStore> {
         open(&self.url, clock).await.unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
     }
 }

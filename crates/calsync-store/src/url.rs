@@ -1,4 +1,4 @@
-use crate::{Store, StoreError};
+use crate::{StoreError, SyncStore};
 use calsync_core::Clock;
 use std::fmt;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ impl fmt::Debug for DatabaseUrl {
 ///
 /// # Errors
 /// Connection or migration failures.
-pub async fn open(url: &DatabaseUrl, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(url: &DatabaseUrl, clock: Arc<dyn Clock>) -> Result<Arc<dyn SyncStore>, StoreError> {
     if url.is_sqlite() {
         Ok(Arc::new(crate::sqlite::open(url.expose(), clock).await?))
     } else {

@@ -6,7 +6,7 @@ use calsync_core::{
     CalendarDraft, CalendarId, CalendarInput, ChangeOp, EventDraft, EventId, EventInput, Source, UserId, Window,
 };
 use calsync_store::testing::TestDb;
-use calsync_store::{NewEvent, Store, StoreError, TokenHash};
+use calsync_store::{NewEvent, StoreError, SyncStore, TokenHash};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ macro_rules! conformance {
     };
 }
 
-async fn user(store: &Arc<dyn Store>, name: &str) -> UserId {
+async fn user(store: &Arc<dyn SyncStore>, name: &str) -> UserId {
     store
         .create_user(name, &TokenHash(format!("hash-of-{name}-{}", uuid::Uuid::now_v7())))
         .await
@@ -45,7 +45,7 @@ async fn user(store: &Arc<dyn Store>, name: &str) -> UserId {
         .id
 }
 
-async fn calendar(store: &Arc<dyn Store>, user: UserId) -> CalendarId {
+async fn calendar(store: &Arc<dyn SyncStore>, user: UserId) -> CalendarId {
     let draft = CalendarDraft::parse(CalendarInput {
         name: "Work".into(),
         color: None,
@@ -77,7 +77,7 @@ fn weekly(calendar: CalendarId, first_day: &str, rule: &str) -> EventDraft {
     }))
 }
 
-async fn create(store: &Arc<dyn Store>, user: UserId, draft: EventDraft) -> calsync_core::Event {
+async fn create(store: &Arc<dyn SyncStore>, user: UserId, draft: EventDraft) -> calsync_core::Event {
     let mut created = store
         .create_events(user, vec![NewEvent { id: EventId::new(), draft, source: Source::Local }])
         .await

@@ -434,6 +434,60 @@ fn check_version(expected: Option<i64>, current: i64) -> Result<(), StoreError> 
     }
 }
 
+/// Replaces a live event's content inside `tx` (the caller holds the user's lock and checked
+/// the version): exceptions follow their series, one change row per written event.
+async fn update_in(
+    tx: &mut Tx,
+    user: UserId,
+    current: &Event,
+    draft: EventDraft,
+    origin: Source,
+    now: i64,
+) -> Result<Event, StoreError> {
+    let id = current.id;
+    check_references(tx, user, id, &draft).await?;
+    if current.draft.is_series() && current.draft.series().is_none() {
+        // Exceptions follow their series: gone when it stops being one or no longer has
+        // the occurrence they replace (its start or rules changed), moved when it moves.
+        let rules_changed =
+            current.draft.schedule() != draft.schedule() || current.draft.recurrence() != draft.recurrence();
+        for ex in live_exceptions(tx, user, id).await? {
+            let orphaned = rules_changed
+                && ex
+                    .draft
+                    .series()
+                    .is_some_and(|link| !calsync_core::series::has_occurrence(&draft, &link.original_start));
+            if !draft.is_series() || orphaned {
+                tombstone(tx, user, &ex, origin, now).await?;
+            } else if ex.draft.calendar_id() != draft.calendar_id() {
+                let mut input = ex.draft.to_input();
+                input.calendar_id = draft.calendar_id();
+                let moved_draft = EventDraft::parse(input).map_err(StoreError::Invalid)?;
+                let moved = bumped(&ex, moved_draft, origin, now, false)?;
+                write_event(tx, user, &moved, false).await?;
+                append_change(tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now)
+                    .await?;
+            }
+        }
+    }
+    let previous_calendar =
+        (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
+    let next = bumped(current, draft, origin, now, false)?;
+    write_event(tx, user, &next, false).await?;
+    append_change(tx, user, &next, previous_calendar, ChangeOp::Updated, origin, now).await?;
+    Ok(next)
+}
+
+/// Tombstones a live event (and a series' exceptions) inside `tx`.
+async fn delete_in(tx: &mut Tx, user: UserId, current: &Event, origin: Source, now: i64) -> Result<Event, StoreError> {
+    if current.draft.is_series() {
+        for ex in live_exceptions(tx, user, current.id).await? {
+            tombstone(tx, user, &ex, origin, now).await?;
+        }
+    }
+    tombstone(tx, user, current, origin, now).await
+}
+
 #[async_trait]
 impl Store for SqlStore {
     fn backend(&self) -> &'static str {
@@ -652,36 +706,7 @@ impl Store for SqlStore {
         if current.draft == draft {
             return Ok(current);
         }
-        check_references(&mut tx, user, id, &draft).await?;
-        if current.draft.is_series() && current.draft.series().is_none() {
-            // Exceptions follow their series: gone when it stops being one or no longer has
-            // the occurrence they replace (its start or rules changed), moved when it moves.
-            let rules_changed =
-                current.draft.schedule() != draft.schedule() || current.draft.recurrence() != draft.recurrence();
-            for ex in live_exceptions(&mut tx, user, id).await? {
-                let orphaned = rules_changed
-                    && ex
-                        .draft
-                        .series()
-                        .is_some_and(|link| !calsync_core::series::has_occurrence(&draft, &link.original_start));
-                if !draft.is_series() || orphaned {
-                    tombstone(&mut tx, user, &ex, origin, now).await?;
-                } else if ex.draft.calendar_id() != draft.calendar_id() {
-                    let mut input = ex.draft.to_input();
-                    input.calendar_id = draft.calendar_id();
-                    let moved_draft = EventDraft::parse(input).map_err(StoreError::Invalid)?;
-                    let moved = bumped(&ex, moved_draft, origin, now, false)?;
-                    write_event(&mut tx, user, &moved, false).await?;
-                    append_change(&mut tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now)
-                        .await?;
-                }
-            }
-        }
-        let previous_calendar =
-            (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
-        let next = bumped(&current, draft, origin, now, false)?;
-        write_event(&mut tx, user, &next, false).await?;
-        append_change(&mut tx, user, &next, previous_calendar, ChangeOp::Updated, origin, now).await?;
+        let next = update_in(&mut tx, user, &current, draft, origin, now).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -695,12 +720,7 @@ impl Store for SqlStore {
     ) -> Result<Event, StoreError> {
         let now = self.now();
         let (mut tx, current) = self.begin_event_write(user, id, expected).await?;
-        if current.draft.is_series() {
-            for ex in live_exceptions(&mut tx, user, id).await? {
-                tombstone(&mut tx, user, &ex, origin, now).await?;
-            }
-        }
-        let dead = tombstone(&mut tx, user, &current, origin, now).await?;
+        let dead = delete_in(&mut tx, user, &current, origin, now).await?;
         tx.commit().await?;
         Ok(dead)
     }
@@ -764,3 +784,7 @@ impl Store for SqlStore {
         seq.ok_or_else(|| StoreError::NotFound { what: "user", id: user.to_string() })
     }
 }
+
+#[path = "sync.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend, like this file")]
+mod sync_sql;

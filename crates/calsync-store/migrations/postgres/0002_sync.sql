@@ -1,0 +1,83 @@
+-- Sync with providers: connected accounts, links of local calendars to remote ones, the
+-- per-event link (remote id, etag and the base both sides last agreed on), conflicts.
+
+CREATE TABLE accounts (
+    id            UUID PRIMARY KEY NOT NULL,
+    user_id       UUID NOT NULL REFERENCES users(id),
+    provider      TEXT NOT NULL,
+    -- The account at the provider (an email for Google).
+    remote_user   TEXT NOT NULL,
+    -- The refresh token, sealed (XChaCha20-Poly1305); never stored in clear.
+    secret        BYTEA NOT NULL,
+    -- active | needs_reauth | disconnected
+    state         TEXT NOT NULL,
+    last_error    TEXT,
+    last_error_at BIGINT,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    UNIQUE (user_id, provider, remote_user)
+);
+
+CREATE TABLE links (
+    id                  UUID PRIMARY KEY NOT NULL,
+    user_id             UUID NOT NULL REFERENCES users(id),
+    account_id          UUID NOT NULL REFERENCES accounts(id),
+    calendar_id         UUID NOT NULL REFERENCES calendars(id),
+    remote_calendar_id  TEXT NOT NULL,
+    -- importing | active | paused | error
+    state               TEXT NOT NULL,
+    -- The provider's change cursor (Google sync token); NULL until the import finished.
+    cursor              TEXT,
+    cursor_at           BIGINT,
+    -- The last change-log seq pushed to this link (the outbox checkpoint).
+    checkpoint          BIGINT NOT NULL,
+    channel_id          TEXT,
+    channel_token       TEXT,
+    channel_resource_id TEXT,
+    channel_expires_at  BIGINT,
+    last_message_number BIGINT,
+    -- When the link job should run next; leases make sure one worker runs it.
+    due_at              BIGINT NOT NULL,
+    lease_owner         TEXT,
+    lease_until         BIGINT,
+    last_pull_at        BIGINT,
+    last_push_at        BIGINT,
+    last_error          TEXT,
+    last_error_at       BIGINT,
+    failures            BIGINT NOT NULL DEFAULT 0,
+    created_at          BIGINT NOT NULL,
+    updated_at          BIGINT NOT NULL,
+    UNIQUE (account_id, remote_calendar_id)
+);
+CREATE INDEX links_due ON links(due_at);
+
+CREATE TABLE event_links (
+    link_id    UUID NOT NULL REFERENCES links(id),
+    event_id   UUID NOT NULL,
+    remote_id  TEXT NOT NULL,
+    etag       TEXT,
+    -- calsync_core::sync::Content as JSON, and its hash.
+    base       TEXT NOT NULL,
+    base_hash  TEXT NOT NULL,
+    -- ok | parked | conflict
+    state      TEXT NOT NULL,
+    error      TEXT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (link_id, event_id),
+    UNIQUE (link_id, remote_id)
+);
+
+CREATE TABLE conflicts (
+    id          UUID PRIMARY KEY NOT NULL,
+    user_id     UUID NOT NULL REFERENCES users(id),
+    link_id     UUID NOT NULL REFERENCES links(id),
+    event_id    UUID NOT NULL,
+    base        TEXT,
+    local       TEXT,
+    remote      TEXT,
+    fields      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    resolved_at BIGINT
+);
+CREATE UNIQUE INDEX conflicts_open ON conflicts(link_id, event_id) WHERE resolved_at IS NULL;

@@ -1,0 +1,407 @@
+//! `SyncStore` for both backends: a child of `shared.rs`, so pulls reuse the same
+//! transaction-level event writes (`update_in`, `delete_in`, change rows) as the API.
+
+use super::{
+    DbRow, SqlStore, Tx, append_change, check_calendar, check_series, delete_in, fetch_event, lock_user, millis,
+    source, sqlx_rows, update_in, write_event,
+};
+use crate::StoreError;
+use crate::sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkState, PullOp, SyncStore};
+use async_trait::async_trait;
+use calsync_core::sync::Content;
+use calsync_core::{AccountId, CalendarId, ChangeOp, Event, EventId, EventMeta, LinkId, Seq, Source, UserId};
+use jiff::Timestamp;
+use sqlx::Row;
+use uuid::Uuid;
+
+macro_rules! link_cols {
+    () => {
+        "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, checkpoint, due_at, \
+         last_pull_at, last_push_at, last_error, last_error_at, failures"
+    };
+}
+
+fn corrupt(what: &'static str, id: impl ToString, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt { what, id: id.to_string(), detail: detail.to_string() }
+}
+
+fn opt_millis(v: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    v.map(millis).transpose()
+}
+
+fn account_from_row(row: &DbRow) -> Result<Account, StoreError> {
+    let id = AccountId::from_uuid(row.try_get::<Uuid, _>("id")?);
+    let state: String = row.try_get("state")?;
+    Ok(Account {
+        id,
+        user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
+        provider: source(row.try_get::<String, _>("provider")?.as_str())?,
+        remote_user: row.try_get("remote_user")?,
+        secret: row.try_get("secret")?,
+        state: AccountState::parse(&state).ok_or_else(|| corrupt("account", id, format!("state {state:?}")))?,
+        last_error: row.try_get("last_error")?,
+        created_at: millis(row.try_get("created_at")?)?,
+    })
+}
+
+fn link_from_row(row: &DbRow) -> Result<Link, StoreError> {
+    let id = LinkId::from_uuid(row.try_get::<Uuid, _>("id")?);
+    let state: String = row.try_get("state")?;
+    Ok(Link {
+        id,
+        user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
+        account_id: AccountId::from_uuid(row.try_get::<Uuid, _>("account_id")?),
+        calendar_id: CalendarId::from_uuid(row.try_get::<Uuid, _>("calendar_id")?),
+        remote_calendar_id: row.try_get("remote_calendar_id")?,
+        state: LinkState::parse(&state).ok_or_else(|| corrupt("link", id, format!("state {state:?}")))?,
+        cursor: row.try_get("cursor")?,
+        cursor_at: opt_millis(row.try_get("cursor_at")?)?,
+        checkpoint: row.try_get("checkpoint")?,
+        due_at: millis(row.try_get("due_at")?)?,
+        last_pull_at: opt_millis(row.try_get("last_pull_at")?)?,
+        last_push_at: opt_millis(row.try_get("last_push_at")?)?,
+        last_error: row.try_get("last_error")?,
+        last_error_at: opt_millis(row.try_get("last_error_at")?)?,
+        failures: row.try_get("failures")?,
+    })
+}
+
+fn event_link_from_row(row: &DbRow) -> Result<EventLink, StoreError> {
+    let event_id = EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?);
+    let base: String = row.try_get("base")?;
+    let state: String = row.try_get("state")?;
+    Ok(EventLink {
+        link_id: LinkId::from_uuid(row.try_get::<Uuid, _>("link_id")?),
+        event_id,
+        remote_id: row.try_get("remote_id")?,
+        etag: row.try_get("etag")?,
+        base: serde_json::from_str::<Content>(&base).map_err(|e| corrupt("event link", event_id, e))?,
+        state: EventLinkState::parse(&state).ok_or_else(|| corrupt("event link", event_id, format!("state {state:?}")))?,
+        error: row.try_get("error")?,
+    })
+}
+
+async fn put_event_link(tx: &mut Tx, l: &EventLink, now: i64) -> Result<(), StoreError> {
+    let base = serde_json::to_string(&l.base).map_err(|e| corrupt("event link", l.event_id, e))?;
+    sqlx::query(
+        "INSERT INTO event_links (link_id, event_id, remote_id, etag, base, base_hash, state, error, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (link_id, event_id) DO UPDATE SET remote_id = excluded.remote_id, etag = excluded.etag, \
+         base = excluded.base, base_hash = excluded.base_hash, state = excluded.state, error = excluded.error, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(l.link_id.as_uuid())
+    .bind(l.event_id.as_uuid())
+    .bind(&l.remote_id)
+    .bind(&l.etag)
+    .bind(base)
+    .bind(l.base.hash())
+    .bind(l.state.as_str())
+    .bind(&l.error)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn drop_event_link(tx: &mut Tx, link: LinkId, event: EventId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM event_links WHERE link_id = $1 AND event_id = $2")
+        .bind(link.as_uuid())
+        .bind(event.as_uuid())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A live event of the user inside the transaction (pulls only touch live events).
+async fn live_event(tx: &mut Tx, user: UserId, id: EventId) -> Result<Event, StoreError> {
+    let event = fetch_event(&mut **tx, user, id).await?;
+    if event.is_deleted() {
+        return Err(StoreError::Gone { what: "event", id: id.to_string() });
+    }
+    Ok(event)
+}
+
+#[async_trait]
+impl SyncStore for SqlStore {
+    async fn upsert_account(
+        &self,
+        user: UserId,
+        provider: Source,
+        remote_user: &str,
+        secret: &[u8],
+    ) -> Result<Account, StoreError> {
+        let now = self.now();
+        let row = sqlx::query(
+            "INSERT INTO accounts (id, user_id, provider, remote_user, secret, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) \
+             ON CONFLICT (user_id, provider, remote_user) DO UPDATE SET secret = excluded.secret, state = 'active', \
+             last_error = NULL, last_error_at = NULL, updated_at = excluded.updated_at \
+             RETURNING id, user_id, provider, remote_user, secret, state, last_error, created_at",
+        )
+        .bind(AccountId::new().as_uuid())
+        .bind(user.as_uuid())
+        .bind(provider.as_str())
+        .bind(remote_user)
+        .bind(secret)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        account_from_row(&row)
+    }
+
+    async fn get_account(&self, user: UserId, id: AccountId) -> Result<Account, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, user_id, provider, remote_user, secret, state, last_error, created_at FROM accounts \
+             WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: "account", id: id.to_string() })?;
+        account_from_row(&row)
+    }
+
+    async fn list_accounts(&self, user: UserId) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, provider, remote_user, secret, state, last_error, created_at FROM accounts \
+             WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn set_account_state(&self, id: AccountId, state: AccountState, error: Option<&str>) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query(
+            "UPDATE accounts SET state = $2, last_error = $3, last_error_at = CASE WHEN $3 IS NULL THEN NULL ELSE $4 END, \
+             updated_at = $4 WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(state.as_str())
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_link(
+        &self,
+        user: UserId,
+        account: AccountId,
+        calendar: CalendarId,
+        remote_calendar_id: &str,
+    ) -> Result<Link, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        check_calendar(&mut tx, user, calendar).await?;
+        let owned = sqlx::query("SELECT 1 FROM accounts WHERE id = $1 AND user_id = $2")
+            .bind(account.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Err(StoreError::NotFound { what: "account", id: account.to_string() });
+        }
+        let checkpoint: i64 = sqlx::query_scalar("SELECT change_seq FROM users WHERE id = $1")
+            .bind(user.as_uuid())
+            .fetch_one(&mut *tx)
+            .await?;
+        let id = LinkId::new();
+        let inserted = sqlx::query(
+            "INSERT INTO links (id, user_id, account_id, calendar_id, remote_calendar_id, state, checkpoint, due_at, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'importing', $6, $7, $7, $7) \
+             ON CONFLICT (account_id, remote_calendar_id) DO NOTHING",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .bind(account.as_uuid())
+        .bind(calendar.as_uuid())
+        .bind(remote_calendar_id)
+        .bind(checkpoint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if sqlx_rows(&inserted) == 0 {
+            return Err(StoreError::AlreadyExists { what: "link to remote calendar", id: remote_calendar_id.to_owned() });
+        }
+        tx.commit().await?;
+        self.get_link(user, id).await
+    }
+
+    async fn get_link(&self, user: UserId, id: LinkId) -> Result<Link, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", link_cols!(), " FROM links WHERE id = $1 AND user_id = $2"))
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "link", id: id.to_string() })?;
+        link_from_row(&row)
+    }
+
+    async fn list_links(&self, user: UserId) -> Result<Vec<Link>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", link_cols!(), " FROM links WHERE user_id = $1 ORDER BY id"))
+            .bind(user.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn event_link(&self, link: LinkId, event: EventId) -> Result<Option<EventLink>, StoreError> {
+        let row = sqlx::query("SELECT * FROM event_links WHERE link_id = $1 AND event_id = $2")
+            .bind(link.as_uuid())
+            .bind(event.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(event_link_from_row).transpose()
+    }
+
+    async fn event_link_by_remote(&self, link: LinkId, remote_id: &str) -> Result<Option<EventLink>, StoreError> {
+        let row = sqlx::query("SELECT * FROM event_links WHERE link_id = $1 AND remote_id = $2")
+            .bind(link.as_uuid())
+            .bind(remote_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(event_link_from_row).transpose()
+    }
+
+    async fn event_links(&self, link: LinkId) -> Result<Vec<EventLink>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM event_links WHERE link_id = $1 ORDER BY remote_id")
+            .bind(link.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_link_from_row).collect()
+    }
+
+    async fn apply_pull(
+        &self,
+        user: UserId,
+        link: LinkId,
+        origin: Source,
+        ops: Vec<PullOp>,
+        cursor: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let now = self.now();
+        let at = millis(now)?;
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let mut written = Vec::new();
+        for op in ops {
+            match op {
+                PullOp::Create { id, draft, link: l } => {
+                    check_calendar(&mut tx, user, draft.calendar_id()).await?;
+                    check_series(&mut tx, user, id, &draft).await?;
+                    let event = Event { id, draft, meta: EventMeta::created(at, origin) };
+                    write_event(&mut tx, user, &event, true).await?;
+                    append_change(&mut tx, user, &event, None, ChangeOp::Created, origin, now).await?;
+                    put_event_link(&mut tx, &l, now).await?;
+                    written.push(event);
+                }
+                PullOp::Update { draft, link: l } => {
+                    let current = live_event(&mut tx, user, l.event_id).await?;
+                    if current.draft != draft {
+                        written.push(update_in(&mut tx, user, &current, draft, origin, now).await?);
+                    }
+                    put_event_link(&mut tx, &l, now).await?;
+                }
+                PullOp::Delete { event_id } => {
+                    match live_event(&mut tx, user, event_id).await {
+                        Ok(current) => written.push(delete_in(&mut tx, user, &current, origin, now).await?),
+                        // Already gone here too (an exception deleted with its series).
+                        Err(StoreError::Gone { .. } | StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                    drop_event_link(&mut tx, link, event_id).await?;
+                }
+                PullOp::Link { link: l } => put_event_link(&mut tx, &l, now).await?,
+                PullOp::Unlink { event_id } => drop_event_link(&mut tx, link, event_id).await?,
+            }
+        }
+        if let Some(c) = cursor {
+            sqlx::query(
+                "UPDATE links SET cursor = $2, cursor_at = $3, state = CASE WHEN state = 'importing' THEN 'active' \
+                 ELSE state END, last_pull_at = $3, updated_at = $3 WHERE id = $1",
+            )
+            .bind(link.as_uuid())
+            .bind(c)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn record_push(
+        &self,
+        link: LinkId,
+        seq: Seq,
+        event_link: Option<&EventLink>,
+        unlink: Option<EventId>,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        if let Some(l) = event_link {
+            put_event_link(&mut tx, l, now).await?;
+        }
+        if let Some(e) = unlink {
+            drop_event_link(&mut tx, link, e).await?;
+        }
+        sqlx::query(
+            "UPDATE links SET checkpoint = CASE WHEN checkpoint < $2 THEN $2 ELSE checkpoint END, last_push_at = $3, \
+             updated_at = $3 WHERE id = $1",
+        )
+        .bind(link.as_uuid())
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE links SET cursor = NULL, cursor_at = NULL, updated_at = $2 WHERE id = $1")
+            .bind(link.as_uuid())
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_link_run(
+        &self,
+        link: LinkId,
+        pulled: bool,
+        pushed: bool,
+        error: Option<&str>,
+        next_due: Timestamp,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query(
+            "UPDATE links SET due_at = $2, \
+             last_pull_at = CASE WHEN $3 THEN $6 ELSE last_pull_at END, \
+             last_push_at = CASE WHEN $4 THEN $6 ELSE last_push_at END, \
+             last_error = CASE WHEN $5 IS NULL THEN last_error ELSE $5 END, \
+             last_error_at = CASE WHEN $5 IS NULL THEN last_error_at ELSE $6 END, \
+             failures = CASE WHEN $5 IS NULL THEN 0 ELSE failures + 1 END, \
+             state = CASE WHEN $5 IS NULL AND state = 'error' THEN 'active' ELSE state END, updated_at = $6 \
+             WHERE id = $1",
+        )
+        .bind(link.as_uuid())
+        .bind(next_due.as_millisecond())
+        .bind(pulled)
+        .bind(pushed)
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+

@@ -1,0 +1,212 @@
+//! What the sync engine keeps: accounts, links (local calendar ⇄ remote calendar), the
+//! per-event link with its base, and conflicts. See DESIGN.md §2.
+
+use crate::StoreError;
+use async_trait::async_trait;
+use calsync_core::sync::Content;
+use calsync_core::{AccountId, CalendarId, Event, EventDraft, EventId, LinkId, Seq, Source, UserId};
+use jiff::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    Active,
+    /// The grant is gone: sync is paused, local changes stay queued until a reconnect.
+    NeedsReauth,
+    Disconnected,
+}
+
+impl AccountState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Disconnected => "disconnected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Active, Self::NeedsReauth, Self::Disconnected].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub user_id: UserId,
+    pub provider: Source,
+    pub remote_user: String,
+    /// The sealed refresh token (see the engine's `Sealer`).
+    pub secret: Vec<u8>,
+    pub state: AccountState,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Importing,
+    Active,
+    Paused,
+    Error,
+}
+
+impl LinkState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Importing => "importing",
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Importing, Self::Active, Self::Paused, Self::Error].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub id: LinkId,
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub calendar_id: CalendarId,
+    pub remote_calendar_id: String,
+    pub state: LinkState,
+    pub cursor: Option<String>,
+    pub cursor_at: Option<Timestamp>,
+    pub checkpoint: Seq,
+    pub due_at: Timestamp,
+    pub last_pull_at: Option<Timestamp>,
+    pub last_push_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    pub failures: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventLinkState {
+    Ok,
+    /// The provider refused this event for good; it waits with a visible error.
+    Parked,
+    /// Changed on both sides; sync of this event on this link waits for the user.
+    Conflict,
+}
+
+impl EventLinkState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Parked => "parked",
+            Self::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Ok, Self::Parked, Self::Conflict].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One local event's link to its remote copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLink {
+    pub link_id: LinkId,
+    pub event_id: EventId,
+    pub remote_id: String,
+    pub etag: Option<String>,
+    /// What both sides last agreed on.
+    pub base: Content,
+    pub state: EventLinkState,
+    pub error: Option<String>,
+}
+
+/// A change a pull applies to the hub, with the event link that results.
+#[derive(Debug, Clone)]
+pub enum PullOp {
+    /// A remote event new to us.
+    Create { id: EventId, draft: EventDraft, link: EventLink },
+    /// New content for a linked event (no-op when equal).
+    Update { draft: EventDraft, link: EventLink },
+    /// The remote copy is gone and ours was unchanged: tombstone it.
+    Delete { event_id: EventId },
+    /// Only the event link changes (new base/etag, a first pairing, or a conflict mark).
+    Link { link: EventLink },
+    /// Forget the event link (both sides deleted).
+    Unlink { event_id: EventId },
+}
+
+/// The sync engine's storage.
+///
+/// # Errors
+/// As [`crate::Store`].
+#[async_trait]
+pub trait SyncStore: crate::Store {
+    /// Adds the account, or (same user, provider and remote user) reconnects it: new secret,
+    /// state active.
+    async fn upsert_account(
+        &self,
+        user: UserId,
+        provider: Source,
+        remote_user: &str,
+        secret: &[u8],
+    ) -> Result<Account, StoreError>;
+    async fn get_account(&self, user: UserId, id: AccountId) -> Result<Account, StoreError>;
+    async fn list_accounts(&self, user: UserId) -> Result<Vec<Account>, StoreError>;
+    async fn set_account_state(
+        &self,
+        id: AccountId,
+        state: AccountState,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Links a local calendar to a remote one. The checkpoint starts at the user's current
+    /// change number: what exists locally is reconciled by the import, not replayed.
+    async fn create_link(
+        &self,
+        user: UserId,
+        account: AccountId,
+        calendar: CalendarId,
+        remote_calendar_id: &str,
+    ) -> Result<Link, StoreError>;
+    async fn get_link(&self, user: UserId, id: LinkId) -> Result<Link, StoreError>;
+    async fn list_links(&self, user: UserId) -> Result<Vec<Link>, StoreError>;
+
+    async fn event_link(&self, link: LinkId, event: EventId) -> Result<Option<EventLink>, StoreError>;
+    async fn event_link_by_remote(&self, link: LinkId, remote_id: &str) -> Result<Option<EventLink>, StoreError>;
+    async fn event_links(&self, link: LinkId) -> Result<Vec<EventLink>, StoreError>;
+
+    /// Applies one page of a pull in one transaction: the hub's event writes (with change
+    /// rows from `origin`), the event links, and — on the last page — the new cursor and
+    /// the link's state. A crash repeats a page, never skips one.
+    async fn apply_pull(
+        &self,
+        user: UserId,
+        link: LinkId,
+        origin: Source,
+        ops: Vec<PullOp>,
+        cursor: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Records a finished push of change `seq`: the event link (or its removal) and the
+    /// checkpoint, in one transaction.
+    async fn record_push(
+        &self,
+        link: LinkId,
+        seq: Seq,
+        event_link: Option<&EventLink>,
+        unlink: Option<EventId>,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets the cursor (after the provider declared it dead) so the next pull lists all.
+    async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError>;
+
+    /// Records the outcome of a link job: success clears the error and failure count.
+    async fn record_link_run(
+        &self,
+        link: LinkId,
+        pulled: bool,
+        pushed: bool,
+        error: Option<&str>,
+        next_due: Timestamp,
+    ) -> Result<(), StoreError>;
+}

@@ -465,13 +465,11 @@ async fn update_in(
                 let moved_draft = EventDraft::parse(input).map_err(StoreError::Invalid)?;
                 let moved = bumped(&ex, moved_draft, origin, now, false)?;
                 write_event(tx, user, &moved, false).await?;
-                append_change(tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now)
-                    .await?;
+                append_change(tx, user, &moved, Some(ex.draft.calendar_id()), ChangeOp::Updated, origin, now).await?;
             }
         }
     }
-    let previous_calendar =
-        (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
+    let previous_calendar = (current.draft.calendar_id() != draft.calendar_id()).then(|| current.draft.calendar_id());
     let next = bumped(current, draft, origin, now, false)?;
     write_event(tx, user, &next, false).await?;
     append_change(tx, user, &next, previous_calendar, ChangeOp::Updated, origin, now).await?;

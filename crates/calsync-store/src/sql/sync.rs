@@ -76,7 +76,8 @@ fn event_link_from_row(row: &DbRow) -> Result<EventLink, StoreError> {
         remote_id: row.try_get("remote_id")?,
         etag: row.try_get("etag")?,
         base: serde_json::from_str::<Content>(&base).map_err(|e| corrupt("event link", event_id, e))?,
-        state: EventLinkState::parse(&state).ok_or_else(|| corrupt("event link", event_id, format!("state {state:?}")))?,
+        state: EventLinkState::parse(&state)
+            .ok_or_else(|| corrupt("event link", event_id, format!("state {state:?}")))?,
         error: row.try_get("error")?,
     })
 }
@@ -115,7 +116,7 @@ async fn drop_event_link(tx: &mut Tx, link: LinkId, event: EventId) -> Result<()
 
 /// A live event of the user inside the transaction (pulls only touch live events).
 async fn live_event(tx: &mut Tx, user: UserId, id: EventId) -> Result<Event, StoreError> {
-    let event = fetch_event(&mut **tx, user, id).await?;
+    let event = fetch_event(tx, user, id).await?;
     if event.is_deleted() {
         return Err(StoreError::Gone { what: "event", id: id.to_string() });
     }
@@ -174,7 +175,12 @@ impl SyncStore for SqlStore {
         rows.iter().map(account_from_row).collect()
     }
 
-    async fn set_account_state(&self, id: AccountId, state: AccountState, error: Option<&str>) -> Result<(), StoreError> {
+    async fn set_account_state(
+        &self,
+        id: AccountId,
+        state: AccountState,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = self.now();
         sqlx::query(
             "UPDATE accounts SET state = $2, last_error = $3, last_error_at = CASE WHEN $3 IS NULL THEN NULL ELSE $4 END, \
@@ -228,7 +234,10 @@ impl SyncStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         if sqlx_rows(&inserted) == 0 {
-            return Err(StoreError::AlreadyExists { what: "link to remote calendar", id: remote_calendar_id.to_owned() });
+            return Err(StoreError::AlreadyExists {
+                what: "link to remote calendar",
+                id: remote_calendar_id.to_owned(),
+            });
         }
         tx.commit().await?;
         self.get_link(user, id).await
@@ -404,4 +413,3 @@ impl SyncStore for SqlStore {
         Ok(())
     }
 }
-

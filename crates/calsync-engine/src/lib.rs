@@ -1,0 +1,23 @@
+//! calsync's sync engine (DESIGN.md §2). A *link job* syncs one local calendar with one
+//! remote calendar: pull the provider's changes into the hub, then push the hub's outbox
+//! (the change log after the link's checkpoint) to the provider. Every decision about an
+//! event is calsync-core's three-way `plan`; this crate does the IO around it.
+
+mod pull;
+mod push;
+pub mod sealer;
+
+pub use pull::{PullSummary, pull};
+pub use push::{PushSummary, push};
+pub use sealer::{SealError, Sealer};
+
+use calsync_providers::ProviderError;
+use calsync_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

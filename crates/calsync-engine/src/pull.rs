@@ -1,0 +1,279 @@
+//! Pull: the provider's changes into the hub. The whole listing (every page) is read first,
+//! then planned event by event with the three-way rule and applied in one transaction that
+//! also stores the new cursor, so a crash repeats a pull and never skips one.
+
+use crate::SyncError;
+use calsync_core::sync::{Content, Plan, plan};
+use calsync_core::{EventDraft, EventId, EventInput, Source};
+use calsync_providers::{PageNext, Provider, ProviderError, RemoteEvent, RemoteState};
+use calsync_store::{EventLink, EventLinkState, Link, PullOp, StoreError, SyncStore};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PullSummary {
+    /// Pages and events read from the provider.
+    pub pages: usize,
+    pub remote_events: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub conflicts: usize,
+    /// Remote events calsync could not read or place (logged).
+    pub skipped: usize,
+    /// The cursor had expired: this was a full resync.
+    pub resynced: bool,
+    /// A full listing came back empty while events were linked: nothing was deleted.
+    pub empty_listing_guarded: bool,
+}
+
+/// Reads every page of a listing.
+async fn read_all(
+    provider: &dyn Provider,
+    calendar: &str,
+    cursor: Option<&str>,
+) -> Result<(Vec<RemoteEvent>, String, usize), ProviderError> {
+    let mut events = Vec::new();
+    let mut page: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let p = provider.list(calendar, cursor, page.as_deref()).await?;
+        pages += 1;
+        events.extend(p.events);
+        match p.next {
+            PageNext::More(t) => page = Some(t),
+            PageNext::Done(c) => return Ok((events, c, pages)),
+        }
+    }
+}
+
+/// Pulls `link`'s remote changes into the hub.
+pub async fn pull(
+    store: &dyn SyncStore,
+    provider: &dyn Provider,
+    link: &Link,
+    source: Source,
+) -> Result<PullSummary, SyncError> {
+    let mut summary = PullSummary::default();
+    let (events, cursor, pages, full) = match link.cursor.as_deref() {
+        Some(c) => match read_all(provider, &link.remote_calendar_id, Some(c)).await {
+            Ok((e, next, p)) => (e, next, p, false),
+            Err(ProviderError::CursorExpired) => {
+                tracing::info!(link = %link.id, "sync cursor expired: full resync");
+                summary.resynced = true;
+                store.reset_cursor(link.id).await?;
+                let (e, next, p) = read_all(provider, &link.remote_calendar_id, None).await?;
+                (e, next, p, true)
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => {
+            let (e, next, p) = read_all(provider, &link.remote_calendar_id, None).await?;
+            (e, next, p, true)
+        }
+    };
+    summary.pages = pages;
+    summary.remote_events = events.len();
+    let ops = plan_pull(store, link, events, full, &mut summary).await?;
+    store.apply_pull(link.user_id, link.id, source, ops, Some(&cursor)).await?;
+    Ok(summary)
+}
+
+/// What the hub knows of a linked event, for the three-way rule.
+struct Known {
+    link: EventLink,
+    local: Option<EventInput>,
+}
+
+async fn plan_pull(
+    store: &dyn SyncStore,
+    link: &Link,
+    mut events: Vec<RemoteEvent>,
+    full: bool,
+    summary: &mut PullSummary,
+) -> Result<Vec<PullOp>, SyncError> {
+    let links = store.event_links(link.id).await?;
+    let mut by_remote: HashMap<String, EventLink> = links.into_iter().map(|l| (l.remote_id.clone(), l)).collect();
+    // Series first, so their exceptions find them.
+    events.sort_by_key(|e| e.series.is_some());
+    let mut ops = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for remote in events {
+        seen.insert(remote.id.clone());
+        let known = match by_remote.get(&remote.id) {
+            Some(l) => Some(Known { link: l.clone(), local: local_input(store, link, l.event_id).await? }),
+            None => None,
+        };
+        match (remote.state.clone(), known) {
+            (RemoteState::Deleted, None) => {}
+            (RemoteState::Deleted, Some(k)) => {
+                let local = k.local.as_ref().map(Content::of);
+                ops.extend(decide(&k, local.as_ref(), None, &remote, summary));
+            }
+            (RemoteState::Present(input), Some(k)) => {
+                let local = k.local.as_ref().map(Content::of);
+                let theirs = Content::of(&input);
+                ops.extend(decide(&k, local.as_ref(), Some((&theirs, &input)), &remote, summary));
+            }
+            (RemoteState::Present(input), None) => {
+                if let Some(op) = adopt(store, link, &remote, *input, &by_remote, summary).await? {
+                    if let PullOp::Create { link: l, .. } | PullOp::Link { link: l } = &op {
+                        by_remote.insert(l.remote_id.clone(), l.clone());
+                    }
+                    ops.push(op);
+                }
+            }
+        }
+    }
+    if full {
+        // A full listing has no tombstones: linked events it no longer lists were deleted
+        // remotely. But an empty listing is never read as "everything was deleted".
+        let missing: Vec<EventLink> = by_remote.values().filter(|l| !seen.contains(&l.remote_id)).cloned().collect();
+        if seen.is_empty() && !missing.is_empty() {
+            tracing::warn!(link = %link.id, linked = missing.len(), "the full listing came back empty; deleting nothing");
+            summary.empty_listing_guarded = true;
+        } else {
+            for l in missing {
+                let k = Known { local: local_input(store, link, l.event_id).await?, link: l };
+                let local = k.local.as_ref().map(Content::of);
+                let gone = RemoteEvent {
+                    id: k.link.remote_id.clone(),
+                    etag: None,
+                    state: RemoteState::Deleted,
+                    series: None,
+                    local_id: None,
+                };
+                ops.extend(decide(&k, local.as_ref(), None, &gone, summary));
+            }
+        }
+    }
+    Ok(ops)
+}
+
+/// The live local event of an event link, in the link's calendar (`None`: deleted or moved away).
+async fn local_input(store: &dyn SyncStore, link: &Link, id: EventId) -> Result<Option<EventInput>, StoreError> {
+    match store.get_event(link.user_id, id).await {
+        Ok(e) if !e.is_deleted() && e.draft.calendar_id() == link.calendar_id => Ok(Some(e.draft.to_input())),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The three-way rule for a linked event, as pull operations.
+fn decide(
+    k: &Known,
+    local: Option<&Content>,
+    remote: Option<(&Content, &EventInput)>,
+    r: &RemoteEvent,
+    summary: &mut PullSummary,
+) -> Vec<PullOp> {
+    if k.link.state != EventLinkState::Ok {
+        // Parked or in conflict: this event waits for the user on this link.
+        return Vec::new();
+    }
+    let with = |base: &Content, etag: Option<String>| EventLink { base: base.clone(), etag, ..k.link.clone() };
+    let etag = r.etag.clone().or_else(|| k.link.etag.clone());
+    match plan(Some(&k.link.base), local, remote.map(|(c, _)| c)) {
+        Plan::Nothing => vec![PullOp::Link { link: with(&k.link.base, etag) }],
+        Plan::NewBase { content } => vec![PullOp::Link { link: with(&content, etag) }],
+        // Local changed, remote did not: the outbox pushes it; keep the base, take the etag.
+        Plan::Push { .. } => vec![PullOp::Link { link: with(&k.link.base, etag) }],
+        Plan::Apply { content } | Plan::Merge { content, .. } => {
+            let Some(mut input) = k.local.clone() else { return Vec::new() };
+            content.apply_to(&mut input);
+            match EventDraft::parse(input) {
+                Ok(draft) => {
+                    summary.updated += 1;
+                    // After a merge the remote still lacks our part: the base stays what the
+                    // remote has, so the outbox sees the difference and pushes the merge.
+                    let base = remote.map_or(content.clone(), |(c, _)| c.clone());
+                    vec![PullOp::Update { draft, link: with(&base, etag) }]
+                }
+                Err(v) => {
+                    summary.skipped += 1;
+                    tracing::warn!(event = %k.link.event_id, error = %v, "remote change does not fit calsync's rules; skipped");
+                    Vec::new()
+                }
+            }
+        }
+        Plan::DeleteLocal => {
+            summary.deleted += 1;
+            vec![PullOp::Delete { event_id: k.link.event_id }]
+        }
+        // Local deleted, remote unchanged: the outbox deletes it remotely.
+        Plan::DeleteRemote => Vec::new(),
+        Plan::Forget => vec![PullOp::Unlink { event_id: k.link.event_id }],
+        Plan::Conflict { fields, reason } => {
+            summary.conflicts += 1;
+            let error = format!("changed on both sides ({reason:?}: {fields:?}); waiting for a decision");
+            vec![PullOp::Link {
+                link: EventLink { state: EventLinkState::Conflict, error: Some(error), ..k.link.clone() },
+            }]
+        }
+    }
+}
+
+/// A remote event without an event link: ours (created by calsync, link lost), or new.
+async fn adopt(
+    store: &dyn SyncStore,
+    link: &Link,
+    remote: &RemoteEvent,
+    mut input: EventInput,
+    by_remote: &HashMap<String, EventLink>,
+    summary: &mut PullSummary,
+) -> Result<Option<PullOp>, SyncError> {
+    let theirs = Content::of(&input);
+    let new_link = |event_id: EventId, base: Content, state: EventLinkState, error: Option<String>| EventLink {
+        link_id: link.id,
+        event_id,
+        remote_id: remote.id.clone(),
+        etag: remote.etag.clone(),
+        base,
+        state,
+        error,
+    };
+    // Ours: pair by the id we stored with it instead of creating a duplicate.
+    if let Some(id) = remote.local_id {
+        match store.get_event(link.user_id, id).await {
+            Ok(existing) => {
+                if existing.is_deleted() {
+                    // Deleted here after it was created there: keep the pairing; the
+                    // outbox's delete (or the next delete) removes it remotely.
+                    return Ok(Some(PullOp::Link { link: new_link(id, theirs, EventLinkState::Ok, None) }));
+                }
+                let ours = Content::of(&existing.draft.to_input());
+                return Ok(Some(match plan(None, Some(&ours), Some(&theirs)) {
+                    Plan::NewBase { content } => PullOp::Link { link: new_link(id, content, EventLinkState::Ok, None) },
+                    _ => {
+                        summary.conflicts += 1;
+                        let error = "first pairing found different content on both sides".to_owned();
+                        PullOp::Link { link: new_link(id, theirs, EventLinkState::Conflict, Some(error)) }
+                    }
+                }));
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    input.calendar_id = link.calendar_id;
+    if let Some(series) = &remote.series {
+        let Some(master) = by_remote.get(&series.series_remote_id) else {
+            summary.skipped += 1;
+            tracing::warn!(remote = %remote.id, "an occurrence of a series calsync does not have; skipped");
+            return Ok(None);
+        };
+        input.recurring_event_id = Some(master.event_id);
+        input.original_start = Some(series.original_start.clone());
+    }
+    let id = remote.local_id.unwrap_or_default();
+    match EventDraft::parse(input) {
+        Ok(draft) => {
+            summary.created += 1;
+            Ok(Some(PullOp::Create { id, draft, link: new_link(id, theirs, EventLinkState::Ok, None) }))
+        }
+        Err(v) => {
+            summary.skipped += 1;
+            tracing::warn!(remote = %remote.id, error = %v, "a remote event does not fit calsync's rules; skipped");
+            Ok(None)
+        }
+    }
+}

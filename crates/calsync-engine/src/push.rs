@@ -1,0 +1,254 @@
+//! Push: the hub's outbox (the change log after the link's checkpoint) to the provider,
+//! strictly in order, one write at a time. Each finished row advances the checkpoint in the
+//! same transaction as the event link it produced, so an interrupted push resumes exactly
+//! there; creates use ids derived from ours, so a replay finds the first create.
+
+use crate::SyncError;
+use calsync_core::sync::{Content, Plan, plan};
+use calsync_core::{Event, EventId, EventInput, Seq};
+use calsync_providers::{EventWrite, Provider, ProviderError, RemoteEvent, RemoteState, SeriesRef};
+use calsync_store::{EventLink, EventLinkState, Link, StoreError, SyncStore};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PushSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    /// Outbox rows that needed no write (echoes of pulls, other calendars, no-ops).
+    pub unchanged: usize,
+    pub parked: usize,
+    pub conflicts: usize,
+}
+
+/// Outbox rows read per round trip.
+const BATCH: u32 = 200;
+
+/// Pushes everything after `link.checkpoint`. Stops at the first transient failure (the
+/// checkpoint stays on the row that failed, so it is retried first next time).
+pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -> Result<PushSummary, SyncError> {
+    let mut summary = PushSummary::default();
+    let mut checkpoint = link.checkpoint;
+    loop {
+        let changes = store.changes_after(link.user_id, checkpoint, BATCH).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else { break };
+        let mut skipped_to: Option<Seq> = None;
+        for change in changes {
+            let ours = change.calendar_id == link.calendar_id || change.previous_calendar_id == Some(link.calendar_id);
+            if !ours {
+                skipped_to = Some(change.seq);
+                continue;
+            }
+            push_one(store, provider, link, change.seq, change.event_id, &mut summary).await?;
+            skipped_to = None;
+        }
+        if let Some(seq) = skipped_to {
+            // Rows of other calendars at the end of the batch: move past them in one write.
+            store.record_push(link.id, seq, None, None).await?;
+        }
+        checkpoint = last;
+    }
+    Ok(summary)
+}
+
+async fn push_one(
+    store: &dyn SyncStore,
+    provider: &dyn Provider,
+    link: &Link,
+    seq: Seq,
+    event_id: EventId,
+    summary: &mut PushSummary,
+) -> Result<(), SyncError> {
+    let event = match store.get_event(link.user_id, event_id).await {
+        Ok(e) => Some(e),
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let live = event.as_ref().filter(|e| !e.is_deleted() && e.draft.calendar_id() == link.calendar_id);
+    let input = live.map(|e| e.draft.to_input());
+    let local = input.as_ref().map(Content::of);
+    let existing = store.event_link(link.id, event_id).await?;
+    let cal = link.remote_calendar_id.as_str();
+    match (existing, input) {
+        (None, None) => {
+            summary.unchanged += 1;
+            store.record_push(link.id, seq, None, None).await?;
+        }
+        (None, Some(input)) => {
+            let Some(event) = live else { return Ok(()) };
+            create(store, provider, link, seq, event, &input, summary).await?;
+        }
+        (Some(el), _) if el.state != EventLinkState::Ok => {
+            summary.unchanged += 1;
+            store.record_push(link.id, seq, None, None).await?;
+        }
+        (Some(el), None) => match provider.delete(cal, &el.remote_id, el.etag.as_deref()).await {
+            Ok(()) => {
+                summary.deleted += 1;
+                store.record_push(link.id, seq, None, Some(event_id)).await?;
+            }
+            Err(ProviderError::PreconditionFailed) => {
+                let remote = provider.get(cal, &el.remote_id).await?;
+                let theirs = remote.as_ref().and_then(content_of);
+                match plan(Some(&el.base), None, theirs.as_ref()) {
+                    Plan::DeleteRemote => {
+                        // Only the etag moved (a provider-side rewrite): delete at the new one.
+                        let etag = remote.and_then(|r| r.etag);
+                        provider.delete(cal, &el.remote_id, etag.as_deref()).await?;
+                        summary.deleted += 1;
+                        store.record_push(link.id, seq, None, Some(event_id)).await?;
+                    }
+                    Plan::Forget => store.record_push(link.id, seq, None, Some(event_id)).await?,
+                    other => conflict(store, link, seq, &el, &other, summary).await?,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        },
+        (Some(el), Some(input)) => {
+            let Some(local) = local else { return Ok(()) };
+            if local == el.base {
+                // Nothing the remote lacks: an echo of a pull, or a no-op write.
+                summary.unchanged += 1;
+                store.record_push(link.id, seq, None, None).await?;
+                return Ok(());
+            }
+            let series = series_ref(store, link, &input).await?;
+            let write = EventWrite { local_id: event_id, input: &input, series: series.as_ref() };
+            match provider.update(cal, &el.remote_id, el.etag.as_deref(), &write).await {
+                Ok(r) => {
+                    summary.updated += 1;
+                    let next = EventLink { etag: r.etag, base: local, ..el };
+                    store.record_push(link.id, seq, Some(&next), None).await?;
+                }
+                Err(ProviderError::PreconditionFailed | ProviderError::NotFound) => {
+                    let remote = provider.get(cal, &el.remote_id).await?;
+                    let theirs = remote.as_ref().and_then(content_of);
+                    match plan(Some(&el.base), Some(&local), theirs.as_ref()) {
+                        Plan::Push { content } => {
+                            let etag = remote.and_then(|r| r.etag);
+                            let r = provider.update(cal, &el.remote_id, etag.as_deref(), &write).await?;
+                            summary.updated += 1;
+                            store
+                                .record_push(link.id, seq, Some(&EventLink { etag: r.etag, base: content, ..el }), None)
+                                .await?;
+                        }
+                        Plan::NewBase { content } => {
+                            let etag = remote.and_then(|r| r.etag);
+                            store
+                                .record_push(link.id, seq, Some(&EventLink { etag, base: content, ..el }), None)
+                                .await?;
+                        }
+                        // Merges and remote-only changes are the pull's job: leave this row for
+                        // after the next pull, which re-plans with the remote's content.
+                        Plan::Merge { .. } | Plan::Apply { .. } => {
+                            return Err(ProviderError::Transient {
+                                message: "the remote changed under our write; pulling first".into(),
+                                retry_after: None,
+                            }
+                            .into());
+                        }
+                        other => conflict(store, link, seq, &el, &other, summary).await?,
+                    }
+                }
+                Err(ProviderError::Permanent { status, reason, message }) => {
+                    summary.parked += 1;
+                    let error = format!("{status} {reason}: {message}");
+                    let parked = EventLink { state: EventLinkState::Parked, error: Some(error), ..el };
+                    store.record_push(link.id, seq, Some(&parked), None).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn create(
+    store: &dyn SyncStore,
+    provider: &dyn Provider,
+    link: &Link,
+    seq: Seq,
+    event: &Event,
+    input: &EventInput,
+    summary: &mut PushSummary,
+) -> Result<(), SyncError> {
+    let cal = link.remote_calendar_id.as_str();
+    let local = Content::of(input);
+    let series = series_ref(store, link, input).await?;
+    let write = EventWrite { local_id: event.id, input, series: series.as_ref() };
+    let linked = |r: &RemoteEvent, base: Content| EventLink {
+        link_id: link.id,
+        event_id: event.id,
+        remote_id: r.id.clone(),
+        etag: r.etag.clone(),
+        base,
+        state: EventLinkState::Ok,
+        error: None,
+    };
+    match provider.create(cal, &write).await {
+        Ok(r) => {
+            summary.created += 1;
+            store.record_push(link.id, seq, Some(&linked(&r, local)), None).await?;
+        }
+        Err(ProviderError::Duplicate) => {
+            // A replay: our earlier create went through. Pair with it, then bring it up to date.
+            let id = calsync_providers::google::map::remote_id_for(event.id);
+            let remote = provider.get(cal, &id).await?.ok_or(ProviderError::NotFound)?;
+            let theirs = content_of(&remote).unwrap_or_else(|| local.clone());
+            if theirs == local {
+                store.record_push(link.id, seq, Some(&linked(&remote, local)), None).await?;
+            } else {
+                let r = provider.update(cal, &remote.id, remote.etag.as_deref(), &write).await?;
+                summary.updated += 1;
+                store.record_push(link.id, seq, Some(&linked(&r, local)), None).await?;
+            }
+        }
+        Err(ProviderError::Permanent { status, reason, message }) => {
+            summary.parked += 1;
+            let parked = EventLink {
+                link_id: link.id,
+                event_id: event.id,
+                // Never created remotely; a placeholder that cannot collide with a real id.
+                remote_id: format!("parked:{}", event.id),
+                etag: None,
+                base: local,
+                state: EventLinkState::Parked,
+                error: Some(format!("{status} {reason}: {message}")),
+            };
+            store.record_push(link.id, seq, Some(&parked), None).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// For an exception: the remote series it belongs to (its series must be linked already,
+/// which the outbox order guarantees: a series is created before its exceptions).
+async fn series_ref(store: &dyn SyncStore, link: &Link, input: &EventInput) -> Result<Option<SeriesRef>, SyncError> {
+    let (Some(series), Some(original_start)) = (input.recurring_event_id, input.original_start.clone()) else {
+        return Ok(None);
+    };
+    let master = store.event_link(link.id, series).await?;
+    Ok(master.map(|m| SeriesRef { series_remote_id: m.remote_id, original_start }))
+}
+
+fn content_of(r: &RemoteEvent) -> Option<Content> {
+    match &r.state {
+        RemoteState::Present(input) => Some(Content::of(input)),
+        RemoteState::Deleted => None,
+    }
+}
+
+async fn conflict(
+    store: &dyn SyncStore,
+    link: &Link,
+    seq: Seq,
+    el: &EventLink,
+    why: &Plan,
+    summary: &mut PushSummary,
+) -> Result<(), SyncError> {
+    summary.conflicts += 1;
+    let error = format!("changed on both sides; waiting for a decision ({why:?})");
+    let marked = EventLink { state: EventLinkState::Conflict, error: Some(error), ..el.clone() };
+    store.record_push(link.id, seq, Some(&marked), None).await?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Two-way sync with the Google emulator, as a user lives it.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::json;
+use support::{hub, meeting};
+
+#[tokio::test]
+async fn a_local_event_appears_changes_and_disappears_in_google_exactly_once() {
+    let hub = hub().await;
+    hub.pull().await;
+    let event = hub.create_local(meeting("Kick-off", "2026-05-04")).await;
+    let pushed = hub.push().await;
+    assert_eq!(pushed.created, 1);
+    let remote = hub.live_remote_events().await;
+    assert_eq!(remote.len(), 1, "{remote:?}");
+    assert_eq!(remote[0]["summary"], "Kick-off");
+    assert_eq!(hub.outbox_left().await, 0);
+
+    hub.update_local(event.id, |e| e.title = "Kick-off (room 2)".into()).await;
+    assert_eq!(hub.push().await.updated, 1);
+    assert_eq!(hub.live_remote_events().await[0]["summary"], "Kick-off (room 2)");
+
+    // Our own writes come back in the next delta: no local change, nothing to push.
+    let version = hub.local(event.id).await.meta.version;
+    let pulled = hub.pull().await;
+    assert_eq!((pulled.created, pulled.updated, pulled.deleted, pulled.conflicts), (0, 0, 0, 0));
+    assert_eq!(hub.local(event.id).await.meta.version, version);
+    assert_eq!(hub.outbox_left().await, 0);
+    assert_eq!(hub.push().await, calsync_engine::PushSummary::default());
+
+    hub.delete_local(event.id).await;
+    assert_eq!(hub.push().await.deleted, 1);
+    assert!(hub.live_remote_events().await.is_empty());
+
+    let log = hub.control(Method::GET, "/_emulator/requests", json!(null)).await;
+    let writes: Vec<_> = log["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["method"] != "GET" && r["path"].as_str().is_some_and(|p| p.starts_with("/calendar/v3/calendars/"))
+        })
+        .collect();
+    assert_eq!(writes.len(), 3);
+    assert!(writes.iter().all(|r| r["send_updates"] == "none"), "{writes:?}");
+}
+
+#[tokio::test]
+async fn a_google_event_arrives_changes_and_disappears_locally() {
+    let hub = hub().await;
+    hub.pull().await;
+    let created = hub
+        .google_ui(
+            Method::POST,
+            None,
+            json!({"summary": "Dentist",
+            "start": {"dateTime": "2026-05-05T15:00:00+02:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-05-05T16:00:00+02:00", "timeZone": "Europe/Berlin"}}),
+        )
+        .await;
+    let remote_id = created["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(hub.pull().await.created, 1);
+    let local = hub.local_events().await;
+    assert_eq!(local.len(), 1);
+    assert_eq!(local[0].draft.title(), "Dentist");
+    assert_eq!(local[0].meta.source, calsync_core::Source::Google);
+    // Nothing to send back.
+    assert_eq!(hub.push().await.created, 0);
+
+    hub.google_ui(Method::PATCH, Some(&remote_id), json!({"location": "Main street 1"})).await;
+    assert_eq!(hub.pull().await.updated, 1);
+    assert_eq!(hub.local(local[0].id).await.draft.location(), Some("Main street 1"));
+
+    hub.google_ui(Method::DELETE, Some(&remote_id), json!(null)).await;
+    assert_eq!(hub.pull().await.deleted, 1);
+    assert!(hub.local_events().await.is_empty());
+    assert_eq!(hub.push().await.deleted, 0);
+}

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 type Db = sqlx::Postgres;
 const BACKEND: &str = "postgres";
+/// Row locking in the account claim. Workers in other processes skip an account another is claiming instead of waiting.
+const CLAIM_LOCK: &str = "FOR UPDATE SKIP LOCKED";
 const BEGIN_WRITE: &str = "BEGIN";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 const WINDOW_SQL: &str = concat!(

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 type Db = sqlx::Sqlite;
 const BACKEND: &str = "sqlite";
+/// Row locking in the account claim. SQLite has one writer at a time: no row locks needed.
+const CLAIM_LOCK: &str = "";
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const WINDOW_SQL: &str = concat!(

@@ -200,6 +200,18 @@ pub trait SyncStore: crate::Store {
     /// Forgets the cursor (after the provider declared it dead) so the next pull lists all.
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError>;
 
+    /// Takes the lease of one active account that has a link due at `now`, for `owner`
+    /// until `until`. At most one worker holds an account: its links run one at a time.
+    async fn claim_account(&self, owner: &str, now: Timestamp, until: Timestamp)
+    -> Result<Option<Account>, StoreError>;
+    /// Extends a lease still held by `owner`; `false` when it was lost (expired and taken).
+    async fn renew_lease(&self, account: AccountId, owner: &str, until: Timestamp) -> Result<bool, StoreError>;
+    async fn release_account(&self, account: AccountId, owner: &str) -> Result<(), StoreError>;
+    /// The account's links that are due at `now` and not paused, soonest first.
+    async fn due_links(&self, account: AccountId, now: Timestamp) -> Result<Vec<Link>, StoreError>;
+    /// Makes a link due now (a push notification, a local change, a user's request).
+    async fn mark_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError>;
+
     /// Records the outcome of a link job: success clears the error and failure count.
     async fn record_link_run(
         &self,

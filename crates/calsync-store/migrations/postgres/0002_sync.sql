@@ -13,6 +13,9 @@ CREATE TABLE accounts (
     state         TEXT NOT NULL,
     last_error    TEXT,
     last_error_at BIGINT,
+    -- One worker at a time per account: the lease holder and until when (epoch ms).
+    lease_owner   TEXT,
+    lease_until   BIGINT,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     UNIQUE (user_id, provider, remote_user)
@@ -36,10 +39,8 @@ CREATE TABLE links (
     channel_resource_id TEXT,
     channel_expires_at  BIGINT,
     last_message_number BIGINT,
-    -- When the link job should run next; leases make sure one worker runs it.
+    -- When the link job should run next (the account's lease makes sure one worker runs it).
     due_at              BIGINT NOT NULL,
-    lease_owner         TEXT,
-    lease_until         BIGINT,
     last_pull_at        BIGINT,
     last_push_at        BIGINT,
     last_error          TEXT,

@@ -13,6 +13,9 @@ CREATE TABLE accounts (
     state         TEXT NOT NULL,
     last_error    TEXT,
     last_error_at INTEGER,
+    -- One worker at a time per account: the lease holder and until when (epoch ms).
+    lease_owner   TEXT,
+    lease_until   INTEGER,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     UNIQUE (user_id, provider, remote_user)
@@ -36,10 +39,8 @@ CREATE TABLE links (
     channel_resource_id TEXT,
     channel_expires_at  INTEGER,
     last_message_number INTEGER,
-    -- When the link job should run next; leases make sure one worker runs it.
+    -- When the link job should run next (the account's lease makes sure one worker runs it).
     due_at              INTEGER NOT NULL,
-    lease_owner         TEXT,
-    lease_until         INTEGER,
     last_pull_at        INTEGER,
     last_push_at        INTEGER,
     last_error          TEXT,

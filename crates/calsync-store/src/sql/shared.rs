@@ -4,7 +4,7 @@
 //! indexes); anything that must differ lives in the backend file. The conformance suite in
 //! `tests/` runs against both to prove they agree.
 
-use super::{BACKEND, BEGIN_WRITE, Db, MIGRATOR, WINDOW_SQL};
+use super::{BACKEND, BEGIN_WRITE, CLAIM_LOCK, Db, MIGRATOR, WINDOW_SQL};
 use crate::{NewEvent, Store, StoreError, TokenHash, User};
 use async_trait::async_trait;
 use calsync_core::{

@@ -2,8 +2,8 @@
 //! transaction-level event writes (`update_in`, `delete_in`, change rows) as the API.
 
 use super::{
-    DbRow, SqlStore, Tx, append_change, check_calendar, check_series, delete_in, fetch_event, lock_user, millis,
-    source, sqlx_rows, update_in, write_event,
+    CLAIM_LOCK, DbRow, SqlStore, Tx, append_change, check_calendar, check_series, delete_in, fetch_event, lock_user,
+    millis, source, sqlx_rows, update_in, write_event,
 };
 use crate::StoreError;
 use crate::sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkState, PullOp, SyncStore};
@@ -378,6 +378,70 @@ impl SyncStore for SqlStore {
         sqlx::query("UPDATE links SET cursor = NULL, cursor_at = NULL, updated_at = $2 WHERE id = $1")
             .bind(link.as_uuid())
             .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_account(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Account>, StoreError> {
+        let sql = format!(
+            "UPDATE accounts SET lease_owner = $1, lease_until = $2 WHERE id = (\
+             SELECT a.id FROM accounts a WHERE a.state = 'active' AND (a.lease_until IS NULL OR a.lease_until < $3) \
+             AND EXISTS (SELECT 1 FROM links l WHERE l.account_id = a.id AND l.due_at <= $3 AND l.state <> 'paused') \
+             ORDER BY a.lease_until NULLS FIRST, a.id LIMIT 1 {CLAIM_LOCK}) \
+             AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING id, user_id, provider, remote_user, secret, state, last_error, created_at"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(until.as_millisecond())
+            .bind(now.as_millisecond())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn renew_lease(&self, account: AccountId, owner: &str, until: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE accounts SET lease_until = $3 WHERE id = $1 AND lease_owner = $2")
+            .bind(account.as_uuid())
+            .bind(owner)
+            .bind(until.as_millisecond())
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx_rows(&done) == 1)
+    }
+
+    async fn release_account(&self, account: AccountId, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(account.as_uuid())
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn due_links(&self, account: AccountId, now: Timestamp) -> Result<Vec<Link>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            link_cols!(),
+            " FROM links WHERE account_id = $1 AND due_at <= $2 AND state <> 'paused' ORDER BY due_at, id"
+        ))
+        .bind(account.as_uuid())
+        .bind(now.as_millisecond())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn mark_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END WHERE id = $1")
+            .bind(link.as_uuid())
+            .bind(at.as_millisecond())
             .execute(&self.pool)
             .await?;
         Ok(())

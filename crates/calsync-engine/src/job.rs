@@ -1,0 +1,124 @@
+//! One link job: pull, then push, then decide when the link runs next. Transient failures
+//! back off exponentially with jitter (honouring the provider's `Retry-After`); a dead grant
+//! pauses the account as `needs_reauth` with local changes kept queued.
+
+use crate::{PullSummary, PushSummary, SyncError, pull, push};
+use calsync_core::Source;
+use calsync_providers::{Provider, ProviderError};
+use calsync_store::{Link, SyncStore};
+use jiff::{SignedDuration, Timestamp};
+use std::time::Duration;
+
+/// How often links run when nothing happens, and how failures back off.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Backstop poll when push notifications work.
+    pub poll_with_push: Duration,
+    /// Poll when there is no push (no public URL, channel failed, CalDAV).
+    pub poll_without_push: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            poll_with_push: Duration::from_secs(6 * 3600),
+            poll_without_push: Duration::from_secs(5 * 60),
+            backoff_base: Duration::from_secs(5),
+            backoff_cap: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Schedule {
+    /// The wait after the `failures`-th failure in a row: doubling from the base, capped,
+    /// plus up to 50 % jitter; never shorter than the provider asked for.
+    pub fn backoff(&self, failures: i64, retry_after: Option<Duration>) -> Duration {
+        let exp = u32::try_from(failures.clamp(0, 20)).unwrap_or(20);
+        let raw = self.backoff_base.saturating_mul(2u32.saturating_pow(exp)).min(self.backoff_cap);
+        let jitter = raw.mul_f64(f64::from(random_u8()) / 255.0 / 2.0);
+        (raw + jitter).max(retry_after.unwrap_or(Duration::ZERO))
+    }
+}
+
+fn random_u8() -> u8 {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    b[0]
+}
+
+/// What a link job did.
+#[derive(Debug, Default)]
+pub struct LinkRun {
+    pub pull: Option<PullSummary>,
+    pub push: Option<PushSummary>,
+    pub error: Option<SyncError>,
+}
+
+impl LinkRun {
+    /// The grant is dead: the account needs the user.
+    pub fn needs_reauth(&self) -> Option<&str> {
+        match &self.error {
+            Some(SyncError::Provider(ProviderError::NeedsReauth(m))) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Runs one link job and records its outcome (errors, next due time) on the link.
+pub async fn run_link(
+    store: &dyn SyncStore,
+    provider: &dyn Provider,
+    link: &Link,
+    source: Source,
+    schedule: &Schedule,
+    has_push: bool,
+) -> Result<LinkRun, SyncError> {
+    let mut run = LinkRun::default();
+    match pull(store, provider, link, source).await {
+        Ok(s) => run.pull = Some(s),
+        Err(e) => run.error = Some(e),
+    }
+    if run.error.is_none() {
+        // Push from the link as it is now (the pull may have moved nothing of it but its cursor).
+        let current = store.get_link(link.user_id, link.id).await?;
+        match push(store, provider, &current).await {
+            Ok(s) => run.push = Some(s),
+            Err(e) => run.error = Some(e),
+        }
+    }
+    let now = Timestamp::now();
+    let wait = match &run.error {
+        None if has_push => schedule.poll_with_push,
+        None => schedule.poll_without_push,
+        Some(SyncError::Provider(ProviderError::Transient { retry_after, .. })) => {
+            schedule.backoff(link.failures, *retry_after)
+        }
+        Some(_) => schedule.backoff(link.failures, None),
+    };
+    let next = now.checked_add(SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(60))).unwrap_or(now);
+    let error = run.error.as_ref().map(ToString::to_string);
+    if let Some(e) = &error {
+        tracing::warn!(link = %link.id, error = %e, retry_in = ?wait, "link job failed");
+    }
+    store.record_link_run(link.id, run.pull.is_some(), run.push.is_some(), error.as_deref(), next).await?;
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_honours_retry_after() {
+        let s = Schedule::default();
+        let first = s.backoff(0, None);
+        assert!(first >= Duration::from_secs(5) && first <= Duration::from_millis(7_500), "{first:?}");
+        let third = s.backoff(2, None);
+        assert!(third >= Duration::from_secs(20) && third <= Duration::from_secs(30), "{third:?}");
+        let capped = s.backoff(50, None);
+        assert!(capped >= s.backoff_cap && capped <= s.backoff_cap.mul_f64(1.5), "{capped:?}");
+        assert!(s.backoff(0, Some(Duration::from_secs(120))) >= Duration::from_secs(120));
+    }
+}

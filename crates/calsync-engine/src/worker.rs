@@ -1,0 +1,159 @@
+//! Workers: claim an account (a lease in the database, so one worker per account across
+//! processes), run its due links one at a time, release it. A worker that dies loses its
+//! lease when it expires and another takes over.
+
+use crate::job::{LinkRun, Schedule, run_link};
+use crate::{SealError, Sealer, SyncError};
+use calsync_core::{AccountId, Source};
+use calsync_providers::Provider;
+use calsync_providers::google::GoogleProvider;
+use calsync_providers::oauth::{AccessTokens, OAuthClient};
+use calsync_store::{Account, AccountState, SyncStore};
+use jiff::{SignedDuration, Timestamp};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Connectors for accounts.
+pub trait Providers: Send + Sync {
+    fn for_account(&self, account: &Account) -> Result<Arc<dyn Provider>, SyncError>;
+    /// Whether links of this account get push notifications (a public URL is configured).
+    fn has_push(&self, account: &Account) -> bool;
+}
+
+/// What the sealed secret of an account is bound to.
+pub fn secret_context(account_user: calsync_core::UserId, provider: Source, remote_user: &str) -> Vec<u8> {
+    format!("{account_user}:{}:{remote_user}", provider.as_str()).into_bytes()
+}
+
+/// Google connectors, one per account (kept, so access tokens are reused), rebuilt when the
+/// account's secret changes (a reconnect).
+pub struct GoogleProviders {
+    pub http: reqwest::Client,
+    pub api_root: String,
+    pub oauth: OAuthClient,
+    pub sealer: Arc<Sealer>,
+    pub push: bool,
+    cache: Mutex<HashMap<AccountId, (Vec<u8>, Arc<GoogleProvider>)>>,
+}
+
+impl std::fmt::Debug for GoogleProviders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleProviders").field("api_root", &self.api_root).finish_non_exhaustive()
+    }
+}
+
+impl GoogleProviders {
+    pub fn new(http: reqwest::Client, api_root: String, oauth: OAuthClient, sealer: Arc<Sealer>, push: bool) -> Self {
+        Self { http, api_root, oauth, sealer, push, cache: Mutex::default() }
+    }
+}
+
+impl Providers for GoogleProviders {
+    fn for_account(&self, account: &Account) -> Result<Arc<dyn Provider>, SyncError> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((secret, p)) = cache.get(&account.id)
+            && *secret == account.secret
+        {
+            return Ok(p.clone());
+        }
+        let context = secret_context(account.user_id, account.provider, &account.remote_user);
+        let refresh =
+            self.sealer.open(&account.secret, &context).map_err(|e: SealError| SyncError::Secret(e.to_string()))?;
+        let p = Arc::new(GoogleProvider::new(
+            self.http.clone(),
+            &self.api_root,
+            AccessTokens::new(self.oauth.clone(), refresh),
+        ));
+        cache.insert(account.id, (account.secret.clone(), p.clone()));
+        Ok(p)
+    }
+
+    fn has_push(&self, _account: &Account) -> bool {
+        self.push
+    }
+}
+
+pub struct Worker {
+    pub store: Arc<dyn SyncStore>,
+    pub providers: Arc<dyn Providers>,
+    /// Unique per worker (process and task): who holds a lease.
+    pub owner: String,
+    pub schedule: Schedule,
+    pub lease: Duration,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("owner", &self.owner).finish_non_exhaustive()
+    }
+}
+
+fn later(d: Duration) -> Timestamp {
+    let now = Timestamp::now();
+    now.checked_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::from_secs(60))).unwrap_or(now)
+}
+
+impl Worker {
+    /// Claims one account with due links and runs them. `Ok(None)`: nothing was due.
+    pub async fn tick(&self) -> Result<Option<Vec<LinkRun>>, SyncError> {
+        let Some(account) = self.store.claim_account(&self.owner, Timestamp::now(), later(self.lease)).await? else {
+            return Ok(None);
+        };
+        let result = self.run_account(&account).await;
+        self.store.release_account(account.id, &self.owner).await?;
+        result.map(Some)
+    }
+
+    async fn run_account(&self, account: &Account) -> Result<Vec<LinkRun>, SyncError> {
+        let provider = match self.providers.for_account(account) {
+            Ok(p) => p,
+            Err(e) => {
+                self.store.set_account_state(account.id, AccountState::NeedsReauth, Some(&e.to_string())).await?;
+                return Err(e);
+            }
+        };
+        let has_push = self.providers.has_push(account);
+        let mut runs = Vec::new();
+        for link in self.store.due_links(account.id, Timestamp::now()).await? {
+            if !self.store.renew_lease(account.id, &self.owner, later(self.lease)).await? {
+                tracing::warn!(account = %account.id, "lost the account's lease; stopping");
+                break;
+            }
+            let run = run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, has_push).await?;
+            if let Some(why) = run.needs_reauth() {
+                tracing::warn!(account = %account.id, error = why, "the account must be reconnected; its sync is paused");
+                self.store.set_account_state(account.id, AccountState::NeedsReauth, Some(why)).await?;
+                runs.push(run);
+                break;
+            }
+            runs.push(run);
+        }
+        Ok(runs)
+    }
+
+    /// Runs until `stop` turns true: works while there is work, otherwise waits for `wake`
+    /// (a local change, a notification) or a second, whichever comes first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let worked = match self.tick().await {
+                Ok(r) => r.is_some(),
+                Err(e) => {
+                    tracing::warn!(worker = %self.owner, error = %e, "worker tick failed");
+                    false
+                }
+            };
+            if !worked {
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}

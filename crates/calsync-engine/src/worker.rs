@@ -27,6 +27,9 @@ pub fn secret_context(account_user: calsync_core::UserId, provider: Source, remo
     format!("{account_user}:{}:{remote_user}", provider.as_str()).into_bytes()
 }
 
+/// A connector and the sealed secret it was built from.
+type Cached = (Vec<u8>, Arc<GoogleProvider>);
+
 /// Google connectors, one per account (kept, so access tokens are reused), rebuilt when the
 /// account's secret changes (a reconnect).
 pub struct GoogleProviders {
@@ -35,7 +38,7 @@ pub struct GoogleProviders {
     pub oauth: OAuthClient,
     pub sealer: Arc<Sealer>,
     pub push: bool,
-    cache: Mutex<HashMap<AccountId, (Vec<u8>, Arc<GoogleProvider>)>>,
+    cache: Mutex<HashMap<AccountId, Cached>>,
 }
 
 impl std::fmt::Debug for GoogleProviders {

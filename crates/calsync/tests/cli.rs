@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn calsync() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_calsync"));
@@ -74,6 +74,25 @@ impl Running {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(e) => panic!("no output line containing {needle:?}: {e}"),
+            }
+        }
+    }
+
+    /// Output lines until `done` has what it needs (it returns `Some`); fails after `within`
+    /// with everything seen so far.
+    fn read_until<T>(&self, within: Duration, mut done: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(found) = done(&line) {
+                        return found;
+                    }
+                    seen.push(line);
+                }
+                Err(e) => panic!("gave up waiting after {within:?} ({e}); the output was: {seen:#?}"),
             }
         }
     }
@@ -209,4 +228,82 @@ fn the_demo_starts_with_a_user_and_sample_events() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.matches("\"op\":\"created\"").count() >= 5, "sample events are there: {text}");
     assert!(demo.terminate().success());
+}
+
+/// `http://127.0.0.1:PORT` at the start of `word`, if it is there.
+fn loopback_base_url(word: &str) -> Option<String> {
+    let port: String = word.strip_prefix("http://127.0.0.1:")?.chars().take_while(char::is_ascii_digit).collect();
+    (!port.is_empty()).then(|| format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn the_google_emulator_prints_a_base_url_and_a_token_that_work() {
+    let mut cmd = calsync();
+    cmd.args(["emulate", "google", "--listen", "127.0.0.1:0"]);
+    let mut emulator = Running::start(cmd);
+    let (mut base, mut token) = (None, None);
+    let (base, token) = emulator.read_until(Duration::from_secs(60), |line| {
+        for word in line.split_whitespace() {
+            base = base.take().or_else(|| loopback_base_url(word));
+            if word.starts_with("ya29.") {
+                token = Some(word.to_owned());
+            }
+        }
+        base.clone().zip(token.clone())
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("a runtime for the client: {e}"));
+    let url = format!("{base}/calendar/v3/users/me/calendarList");
+    let (status, list) = runtime.block_on(async {
+        let reply = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = reply.status().as_u16();
+        let text = reply.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (status, text)
+    });
+    assert_eq!(status, 200, "GET {url} with the printed token: {list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap_or_else(|e| panic!("{e}: {list}"));
+    let primary = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|c| c["id"] == "user@example.com"))
+        .unwrap_or_else(|| panic!("user@example.com is not in the calendar list: {list}"));
+    assert_eq!(primary["primary"], true, "{primary}");
+    assert!(emulator.terminate().success());
+}
+
+#[test]
+fn the_google_emulator_refuses_a_time_zone_that_does_not_exist() {
+    let mut child = calsync()
+        .args(["emulate", "google", "--time-zone", "Mars/Olympus", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // It must stop on its own; if it serves instead, stop it and fail.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`calsync emulate google --time-zone Mars/Olympus` is still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(!status.success(), "exit status {status:?}; stderr: {stderr}");
+    assert!(stderr.contains("--time-zone") && stderr.contains("Mars/Olympus"), "{stderr}");
 }

@@ -158,7 +158,7 @@ async fn patch_settings(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<
 
 async fn expire_sync_tokens(State(s): State<Arc<Shared>>) -> Response {
     let mut w = s.world();
-    w.token_generation += 1;
+    w.token_generation = w.token_generation.wrapping_add(1);
     done(json!({"generation": w.token_generation}))
 }
 
@@ -364,6 +364,7 @@ async fn snapshot(State(s): State<Arc<Shared>>) -> Response {
 
 async fn restore(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
     let w: World = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("not a snapshot: {e}")))?;
+    w.check().map_err(|e| ApiError::bad_request(format!("not a usable snapshot: {e}")))?;
     *s.world() = w;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

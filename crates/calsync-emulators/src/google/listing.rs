@@ -292,7 +292,10 @@ fn paginate<T>(mut all: Vec<(String, T)>, after: Option<&str>, page_no: u32, max
     let mut rest = all.into_iter().skip(start);
     let items: Vec<(String, T)> = rest.by_ref().take(take).collect();
     let cursor = items.last().map(|(k, _)| k.clone()).or_else(|| after.map(str::to_owned)).unwrap_or_default();
-    Paged { items: items.into_iter().map(|(_, v)| v).collect(), next: more.then_some((cursor, page_no + 1)) }
+    Paged {
+        items: items.into_iter().map(|(_, v)| v).collect(),
+        next: more.then_some((cursor, page_no.saturating_add(1))),
+    }
 }
 
 /// Sort keys: a fixed-width number, so lexical order is numeric order.

@@ -124,7 +124,7 @@ async fn faults_and_log(State(s): State<Arc<Shared>>, req: Request, next: Next) 
     let was_injected = injected.is_some();
     let response = match injected {
         Some(err) => err.into_response(),
-        None => next.run(req).await,
+        None => in_envelope(&path, next.run(req).await).await,
     };
     let send_updates = listing::Query::parse(Some(&query)).get("sendUpdates").map(str::to_owned);
     s.faults().record(RequestRecord {
@@ -137,6 +137,36 @@ async fn faults_and_log(State(s): State<Arc<Shared>>, req: Request, next: Next) 
         injected: was_injected,
     });
     response
+}
+
+/// Rejections axum makes before a handler runs (wrong method, undecodable path, body too
+/// large) come as plain text; under Google's paths they get Google's envelope too.
+async fn in_envelope(path: &str, response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let status = response.status();
+    if json || !status.is_client_error() || !path.starts_with("/calendar/v3") {
+        return response;
+    }
+    let reason = match status.as_u16() {
+        400 => "badRequest",
+        404 => "notFound",
+        405 => "methodNotAllowed",
+        413 => "requestTooLarge",
+        415 => "unsupportedMediaType",
+        _ => "invalid",
+    };
+    let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text.trim().to_owned()
+    };
+    error::ApiError::new(status, "global", reason, message).into_response()
 }
 
 /// A running emulator. Dropping it stops the server.

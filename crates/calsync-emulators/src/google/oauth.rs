@@ -75,6 +75,7 @@ fn check_auth_request(world: &World, p: &Params) -> Result<AuthRequest, Box<Resp
     };
     let redirect_uri = p.get("redirect_uri").cloned().unwrap_or_default();
     if reqwest::Url::parse(&redirect_uri).is_err()
+        || redirect_uri.chars().any(|c| c.is_control() || c.is_whitespace())
         || (!client.redirect_uris.is_empty() && !client.redirect_uris.contains(&redirect_uri))
     {
         return Err(Box::new(error_page(

@@ -110,9 +110,30 @@ impl World {
         w
     }
 
+    /// Refuses a restored snapshot whose counters leave no room to count on (they only grow).
+    pub fn check(&self) -> Result<(), String> {
+        const ROOM: u64 = 1 << 53;
+        let latest = Timestamp::MAX.as_microsecond() / 2;
+        if self.last_micros > latest || self.token_generation > ROOM {
+            return Err("last_micros or token_generation is out of range".into());
+        }
+        if let Some(u) = self.users.values().find(|u| u.list_seq > ROOM) {
+            return Err(format!("the calendar list of {} has an out-of-range position", u.email));
+        }
+        for c in self.calendars.values() {
+            if c.seq > ROOM {
+                return Err(format!("calendar {} has an out-of-range change position", c.id));
+            }
+            if let Some(e) = c.events.values().find(|e| e.sequence() >= i64::from(i32::MAX) || e.changed > c.seq) {
+                return Err(format!("event {} in calendar {} has an out-of-range sequence or position", e.id, c.id));
+            }
+        }
+        Ok(())
+    }
+
     /// A strictly increasing write time.
     pub fn tick(&mut self, now: Timestamp) -> Timestamp {
-        let micros = (now.as_microsecond()).max(self.last_micros + 1);
+        let micros = (now.as_microsecond()).max(self.last_micros.saturating_add(1));
         self.last_micros = micros;
         Timestamp::from_microsecond(micros).unwrap_or(now)
     }
@@ -147,7 +168,7 @@ impl World {
     fn list_touch(&mut self, user: &str, calendar_id: &str, edit: impl FnOnce(&mut ListEntry), now: Timestamp) {
         let at = self.tick(now);
         let Some(u) = self.users.get_mut(user) else { return };
-        u.list_seq += 1;
+        u.list_seq = u.list_seq.saturating_add(1);
         let seq = u.list_seq;
         let entry = u.list.entry(calendar_id.to_owned()).or_insert_with(|| ListEntry {
             deleted: false,
@@ -313,7 +334,7 @@ impl World {
         } else {
             (event.end_ms, event.endless) = (end.instant(&zone).as_millisecond(), false);
         }
-        cal.seq += 1;
+        cal.seq = cal.seq.saturating_add(1);
         event.changed = cal.seq;
         cal.events.insert(event.id.clone(), event.clone());
         Ok(event)
@@ -364,7 +385,7 @@ impl World {
                 ));
             }
             Some(s) => s,
-            None if significant_change(&before, &fields) => current + 1,
+            None if significant_change(&before, &fields) => current.saturating_add(1).min(i64::from(i32::MAX)),
             None => current,
         };
         fields.insert("sequence".into(), Value::from(sequence));

@@ -95,6 +95,13 @@ async fn plan_pull(
     let mut by_remote: HashMap<String, EventLink> = links.into_iter().map(|l| (l.remote_id.clone(), l)).collect();
     // Series first, so their exceptions find them.
     events.sort_by_key(|e| e.series.is_some());
+    let series_inputs: HashMap<String, EventInput> = events
+        .iter()
+        .filter_map(|e| match &e.state {
+            RemoteState::Present(i) if !i.recurrence.is_empty() => Some((e.id.clone(), (**i).clone())),
+            _ => None,
+        })
+        .collect();
     let mut ops = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for remote in events {
@@ -111,11 +118,19 @@ async fn plan_pull(
             }
             (RemoteState::Present(input), Some(k)) => {
                 let local = k.local.as_ref().map(Content::of);
-                let theirs = Content::of(&input);
+                let theirs = if remote.stub {
+                    // A cancelled occurrence's stub has no content of its own: it says
+                    // "this occurrence does not happen" about what we have.
+                    let mut c = local.clone().unwrap_or_else(|| k.link.base.clone());
+                    c.status = calsync_core::event::Status::Cancelled;
+                    c
+                } else {
+                    Content::of(&input)
+                };
                 ops.extend(decide(&k, local.as_ref(), Some((&theirs, &input)), &remote, summary));
             }
             (RemoteState::Present(input), None) => {
-                if let Some(op) = adopt(store, link, &remote, *input, &by_remote, summary).await? {
+                if let Some(op) = adopt(store, link, &remote, *input, &by_remote, &series_inputs, summary).await? {
                     if let PullOp::Create { link: l, .. } | PullOp::Link { link: l } = &op {
                         by_remote.insert(l.remote_id.clone(), l.clone());
                     }
@@ -141,6 +156,7 @@ async fn plan_pull(
                     state: RemoteState::Deleted,
                     series: None,
                     local_id: None,
+                    stub: false,
                 };
                 ops.extend(decide(&k, local.as_ref(), None, &gone, summary));
             }
@@ -219,6 +235,7 @@ async fn adopt(
     remote: &RemoteEvent,
     mut input: EventInput,
     by_remote: &HashMap<String, EventLink>,
+    series_inputs: &HashMap<String, EventInput>,
     summary: &mut PullSummary,
 ) -> Result<Option<PullOp>, SyncError> {
     let theirs = Content::of(&input);
@@ -231,8 +248,11 @@ async fn adopt(
         state,
         error,
     };
-    // Ours: pair by the id we stored with it instead of creating a duplicate.
-    if let Some(id) = remote.local_id {
+    // Ours: pair by the id we stored with it instead of creating a duplicate. An occurrence
+    // edited at the provider inherits its series' id: that names the series, not this event.
+    let series_event = remote.series.as_ref().and_then(|r| by_remote.get(&r.series_remote_id)).map(|l| l.event_id);
+    let local_id = remote.local_id.filter(|id| Some(*id) != series_event);
+    if let Some(id) = local_id {
         match store.get_event(link.user_id, id).await {
             Ok(existing) => {
                 if existing.is_deleted() {
@@ -263,8 +283,43 @@ async fn adopt(
         };
         input.recurring_event_id = Some(master.event_id);
         input.original_start = Some(series.original_start.clone());
+        if remote.stub {
+            // A stub carries only the occurrence's original start: the occurrence is the
+            // series' (as listed now, or as the hub has it) at that start, cancelled.
+            let series_input = match series_inputs.get(&series.series_remote_id) {
+                Some(i) => Some(i.clone()),
+                None => store.get_event(link.user_id, master.event_id).await.ok().map(|e| e.draft.to_input()),
+            };
+            let length = series_input.clone().and_then(|i| EventDraft::parse(i).ok()).map(|d| d.schedule().length());
+            match (series_input, length.and_then(|l| occurrence_end(&series.original_start, l))) {
+                (Some(mut occurrence), Some(end)) => {
+                    occurrence.calendar_id = link.calendar_id;
+                    occurrence.recurrence.clear();
+                    occurrence.recurring_event_id = Some(master.event_id);
+                    occurrence.original_start = Some(series.original_start.clone());
+                    occurrence.start = series.original_start.clone();
+                    occurrence.end = end;
+                    occurrence.status = calsync_core::event::Status::Cancelled;
+                    input = occurrence;
+                }
+                _ => {
+                    summary.skipped += 1;
+                    return Ok(None);
+                }
+            }
+        }
     }
-    let id = remote.local_id.unwrap_or_default();
+    let theirs = Content::of(&input);
+    let new_link = |event_id: EventId, base: Content, state: EventLinkState, error: Option<String>| EventLink {
+        link_id: link.id,
+        event_id,
+        remote_id: remote.id.clone(),
+        etag: remote.etag.clone(),
+        base,
+        state,
+        error,
+    };
+    let id = local_id.unwrap_or_default();
     match EventDraft::parse(input) {
         Ok(draft) => {
             summary.created += 1;
@@ -276,4 +331,23 @@ async fn adopt(
             Ok(None)
         }
     }
+}
+
+/// The end of an occurrence starting at `start` in a series whose occurrences last `length`.
+fn occurrence_end(
+    start: &calsync_core::EventTimeInput,
+    length: calsync_core::Length,
+) -> Option<calsync_core::EventTimeInput> {
+    let parsed = calsync_core::EventTime::parse(start).ok()?;
+    let end = match (parsed, length) {
+        (calsync_core::EventTime::Date(d), calsync_core::Length::Days(n)) => {
+            calsync_core::EventTime::Date(d.checked_add(jiff::Span::new().days(n)).ok()?)
+        }
+        (calsync_core::EventTime::DateTime { local, zone }, calsync_core::Length::Exact(d)) => {
+            let at = calsync_core::event_time::resolve(zone.zone(), local).checked_add(d).ok()?;
+            calsync_core::EventTime::DateTime { local: at.to_zoned_datetime(zone.zone().clone()).datetime(), zone }
+        }
+        _ => return None,
+    };
+    Some(end.to_input())
 }

@@ -101,6 +101,9 @@ async fn push_one(
                     other => conflict(store, link, seq, &el, &other, summary).await?,
                 }
             }
+            Err(ProviderError::Permanent { status, reason, message }) => {
+                park(store, link, seq, el, format!("{status} {reason}: {message}"), summary).await?;
+            }
             Err(e) => return Err(e.into()),
         },
         (Some(el), Some(input)) => {
@@ -150,10 +153,7 @@ async fn push_one(
                     }
                 }
                 Err(ProviderError::Permanent { status, reason, message }) => {
-                    summary.parked += 1;
-                    let error = format!("{status} {reason}: {message}");
-                    let parked = EventLink { state: EventLinkState::Parked, error: Some(error), ..el };
-                    store.record_push(link.id, seq, Some(&parked), None).await?;
+                    park(store, link, seq, el, format!("{status} {reason}: {message}"), summary).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -202,22 +202,56 @@ async fn create(
                 store.record_push(link.id, seq, Some(&linked(&r, local)), None).await?;
             }
         }
+        Err(ProviderError::NotFound) if write.series.is_some() => {
+            // The remote series has no such occurrence to override.
+            let error = "the series at the provider has no occurrence at this exception's original start".to_owned();
+            park_new(store, link, seq, event.id, local, error, summary).await?;
+        }
         Err(ProviderError::Permanent { status, reason, message }) => {
-            summary.parked += 1;
-            let parked = EventLink {
-                link_id: link.id,
-                event_id: event.id,
-                // Never created remotely; a placeholder that cannot collide with a real id.
-                remote_id: format!("parked:{}", event.id),
-                etag: None,
-                base: local,
-                state: EventLinkState::Parked,
-                error: Some(format!("{status} {reason}: {message}")),
-            };
-            store.record_push(link.id, seq, Some(&parked), None).await?;
+            park_new(store, link, seq, event.id, local, format!("{status} {reason}: {message}"), summary).await?;
         }
         Err(e) => return Err(e.into()),
     }
+    Ok(())
+}
+
+/// Parks a linked event: the provider refused it for good; it waits with a visible error.
+async fn park(
+    store: &dyn SyncStore,
+    link: &Link,
+    seq: Seq,
+    el: EventLink,
+    error: String,
+    summary: &mut PushSummary,
+) -> Result<(), SyncError> {
+    summary.parked += 1;
+    let parked = EventLink { state: EventLinkState::Parked, error: Some(error), ..el };
+    store.record_push(link.id, seq, Some(&parked), None).await?;
+    Ok(())
+}
+
+/// Parks an event the provider never accepted (it has no remote copy).
+async fn park_new(
+    store: &dyn SyncStore,
+    link: &Link,
+    seq: Seq,
+    event_id: EventId,
+    local: Content,
+    error: String,
+    summary: &mut PushSummary,
+) -> Result<(), SyncError> {
+    summary.parked += 1;
+    let parked = EventLink {
+        link_id: link.id,
+        event_id,
+        // Never created remotely; a placeholder that cannot collide with a real id.
+        remote_id: format!("parked:{event_id}"),
+        etag: None,
+        base: local,
+        state: EventLinkState::Parked,
+        error: Some(error),
+    };
+    store.record_push(link.id, seq, Some(&parked), None).await?;
     Ok(())
 }
 

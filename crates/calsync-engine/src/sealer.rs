@@ -39,6 +39,14 @@ impl Sealer {
         Ok(Self { key: SecretSlice::from(bytes.ok_or(SealError::BadKey)?) })
     }
 
+    /// A new random key as 64 hex digits (what `from_hex` reads).
+    pub fn generate_key_hex() -> SecretString {
+        let mut key = [0u8; 32];
+        #[allow(clippy::expect_used)]
+        getrandom::fill(&mut key).expect("the operating system's random generator failed");
+        SecretString::from(key.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+
     fn cipher(&self) -> Result<XChaCha20Poly1305, SealError> {
         XChaCha20Poly1305::new_from_slice(self.key.expose_secret()).map_err(|_| SealError::BadKey)
     }

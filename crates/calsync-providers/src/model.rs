@@ -37,6 +37,9 @@ pub struct RemoteEvent {
     pub series: Option<SeriesRef>,
     /// Our event id, when calsync created the event (stored with it at the provider).
     pub local_id: Option<EventId>,
+    /// Only the guaranteed fields came (a cancelled occurrence's stub, protocols.md §1.6):
+    /// the times in `state` are the original start, not the occurrence's real times.
+    pub stub: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

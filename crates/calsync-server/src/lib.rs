@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod sync;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

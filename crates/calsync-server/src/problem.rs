@@ -57,6 +57,12 @@ pub enum ApiError {
     Timeout(u64),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    /// A feature that needs configuration this server does not have.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// The calendar provider failed or refused.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -86,6 +92,10 @@ impl ApiError {
             }
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", "Request timed out"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable"),
+            Self::NotConfigured(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "not-configured", "Not configured on this server")
+            }
+            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", "The calendar provider failed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }

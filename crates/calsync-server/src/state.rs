@@ -1,7 +1,7 @@
 use crate::expansion_cache::ExpansionCache;
 use crate::metrics::Metrics;
 use calsync_core::{Clock, UserId};
-use calsync_store::{Store, TokenHash};
+use calsync_store::{SyncStore, TokenHash};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -9,7 +9,9 @@ use tokio::sync::{broadcast, watch};
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn SyncStore>,
+    /// Provider sync (accounts, links); `None` when no provider is configured.
+    pub sync: Option<Arc<crate::sync::SyncSetup>>,
     pub clock: Arc<dyn Clock>,
     /// Hash of the admin token; `None` disables the admin API.
     pub admin_token_hash: Option<TokenHash>,
@@ -27,7 +29,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn SyncStore>,
         clock: Arc<dyn Clock>,
         admin_token_hash: Option<TokenHash>,
     ) -> (Self, watch::Sender<bool>) {
@@ -35,6 +37,7 @@ impl AppState {
         let (changed, _) = broadcast::channel(1024);
         let state = Self {
             store,
+            sync: None,
             clock,
             admin_token_hash,
             changed,
@@ -50,5 +53,17 @@ impl AppState {
     pub fn notify_changed(&self, user: UserId) {
         // No receivers is fine: nobody is streaming.
         let _ = self.changed.send(user);
+    }
+
+    /// A local write: change streams wake, the user's links become due, workers wake.
+    pub async fn local_change(&self, user: UserId) {
+        self.notify_changed(user);
+        if let Some(sync) = &self.sync {
+            if let Err(e) = self.store.mark_user_due(user, self.clock.now()).await {
+                // The backstop poll still pushes it; only the prompt push is lost.
+                tracing::warn!(error = %e, %user, "could not mark the user's links due");
+            }
+            sync.wake.notify_waiters();
+        }
     }
 }

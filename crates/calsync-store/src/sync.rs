@@ -152,6 +152,8 @@ pub trait SyncStore: crate::Store {
     ) -> Result<Account, StoreError>;
     async fn get_account(&self, user: UserId, id: AccountId) -> Result<Account, StoreError>;
     async fn list_accounts(&self, user: UserId) -> Result<Vec<Account>, StoreError>;
+    /// Accounts over all users (a server without a sealing key refuses to start with any).
+    async fn count_accounts(&self) -> Result<i64, StoreError>;
     async fn set_account_state(
         &self,
         id: AccountId,
@@ -159,8 +161,9 @@ pub trait SyncStore: crate::Store {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Links a local calendar to a remote one. The checkpoint starts at the user's current
-    /// change number: what exists locally is reconciled by the import, not replayed.
+    /// Links a local calendar to a remote one. The checkpoint starts at 0: after the import
+    /// pairs what the remote already has, the push replays the calendar's log, which creates
+    /// the local events the remote lacks (rows of deleted events cost nothing).
     async fn create_link(
         &self,
         user: UserId,
@@ -211,6 +214,26 @@ pub trait SyncStore: crate::Store {
     async fn due_links(&self, account: AccountId, now: Timestamp) -> Result<Vec<Link>, StoreError>;
     /// Makes a link due now (a push notification, a local change, a user's request).
     async fn mark_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Makes every link of a user due (after a local change: its outbox has rows to push).
+    async fn mark_user_due(&self, user: UserId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Remembers an authorization request until `expires_at`.
+    async fn put_oauth_state(
+        &self,
+        state: &str,
+        user: UserId,
+        provider: Source,
+        verifier: &[u8],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Consumes an authorization request: `(user, provider, sealed verifier)` if it exists
+    /// and has not expired. A second call finds nothing.
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, Source, Vec<u8>)>, StoreError>;
 
     /// Records the outcome of a link job: success clears the error and failure count.
     async fn record_link_run(

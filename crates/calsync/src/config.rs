@@ -40,6 +40,46 @@ pub struct FileConfig {
     pub admin_token: Option<SecretString>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    /// 64 hex digits: the key that seals refresh tokens at rest.
+    pub encryption_key: Option<SecretString>,
+    /// The URL the world reaches this server at (OAuth callbacks, push notifications).
+    pub public_url: Option<String>,
+    /// Sync workers in this process (default 2).
+    pub workers: Option<usize>,
+    pub google: Option<GoogleFile>,
+}
+
+/// The `[google]` table: an OAuth client from the Google Cloud console. Endpoints default to
+/// Google's; point them elsewhere for an emulator.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleFile {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub revoke_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub api_root: Option<String>,
+}
+
+/// Google's endpoints (protocols.md §1.1, §1.13).
+pub const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+pub const GOOGLE_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
+pub const GOOGLE_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+pub const GOOGLE_API_ROOT: &str = "https://www.googleapis.com/calendar/v3/";
+
+/// Google sync settings in effect.
+#[derive(Debug, Clone)]
+pub struct GoogleSettings {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub auth_url: String,
+    pub token_url: String,
+    pub revoke_url: String,
+    pub userinfo_url: String,
+    pub api_root: String,
 }
 
 impl FileConfig {
@@ -61,6 +101,10 @@ pub struct Settings {
     pub admin_token: Option<SecretString>,
     pub log: String,
     pub json_logs: bool,
+    pub encryption_key: Option<SecretString>,
+    pub public_url: Option<String>,
+    pub workers: usize,
+    pub google: Option<GoogleSettings>,
 }
 
 /// What flags and environment variables gave (clap has already preferred flags over env).
@@ -71,6 +115,10 @@ pub struct Overrides {
     pub admin_token: Option<Redacted>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    pub encryption_key: Option<Redacted>,
+    pub public_url: Option<String>,
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<Redacted>,
 }
 
 impl Settings {
@@ -93,12 +141,49 @@ impl Settings {
             Some("json") => true,
             Some(other) => bail!("log_format: {other:?} is not text or json"),
         };
+        let encryption_key = over.encryption_key.map(|k| SecretString::from(k.0)).or(file.encryption_key);
+        let public_url = over.public_url.or(file.public_url).map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            bail!("public_url: {u:?} must be an http(s) URL such as https://calsync.example.com");
+        }
+        let workers = file.workers.unwrap_or(2);
+        if !(1..=64).contains(&workers) {
+            bail!("workers: {workers} is not between 1 and 64");
+        }
+        let g = file.google.unwrap_or_default();
+        let client_id = over.google_client_id.or(g.client_id);
+        let client_secret = over.google_client_secret.map(|s| SecretString::from(s.0)).or(g.client_secret);
+        let google = match (client_id, client_secret) {
+            (None, None) => None,
+            (Some(client_id), Some(client_secret)) => Some(GoogleSettings {
+                client_id,
+                client_secret,
+                auth_url: g.auth_url.unwrap_or_else(|| GOOGLE_AUTH_URL.into()),
+                token_url: g.token_url.unwrap_or_else(|| GOOGLE_TOKEN_URL.into()),
+                revoke_url: g.revoke_url.unwrap_or_else(|| GOOGLE_REVOKE_URL.into()),
+                userinfo_url: g.userinfo_url.unwrap_or_else(|| GOOGLE_USERINFO_URL.into()),
+                api_root: g.api_root.unwrap_or_else(|| GOOGLE_API_ROOT.into()),
+            }),
+            _ => bail!("google: give both client_id and client_secret (or neither to turn Google sync off)"),
+        };
+        if google.is_some() && encryption_key.is_none() {
+            bail!(
+                "encryption_key: Google sync stores refresh tokens, sealed with this key; set 64 hex digits \
+                 (e.g. `openssl rand -hex 32`) in CALSYNC_ENCRYPTION_KEY or the config file"
+            );
+        }
         Ok(Self {
             database_url,
             listen,
             admin_token,
             log: over.log.or(file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
             json_logs,
+            encryption_key,
+            public_url,
+            workers,
+            google,
         })
     }
 }

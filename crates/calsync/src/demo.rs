@@ -4,7 +4,7 @@
 use anyhow::Context;
 use calsync_core::{CalendarDraft, CalendarId, CalendarInput, EventDraft, EventId, EventInput, Source};
 use calsync_server::AppState;
-use calsync_store::{NewEvent, Store};
+use calsync_store::{NewEvent, SyncStore};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde_json::json;
@@ -52,7 +52,7 @@ pub async fn seed(state: &AppState, today: Date) -> anyhow::Result<(String, Cale
     for (id, value) in events {
         batch.push(new_event(id, value)?);
     }
-    let store: &Arc<dyn Store> = &state.store;
+    let store: &Arc<dyn SyncStore> = &state.store;
     store.create_events(user, batch).await?;
     // One stand-up moved to the afternoon, and the next one cancelled.
     let wednesday = monday.saturating_add(2.days()).to_string();
@@ -79,4 +79,29 @@ fn new_event(id: EventId, value: serde_json::Value) -> anyhow::Result<NewEvent> 
     let input: EventInput = serde_json::from_value(value).context("demo event")?;
     let draft = EventDraft::parse(input).map_err(|e| anyhow::anyhow!("demo event: {e}"))?;
     Ok(NewEvent { id, draft, source: Source::Local })
+}
+
+/// A Google Calendar emulator for the demo, approving consent at once.
+pub async fn google_emulator() -> anyhow::Result<calsync_emulators::google::GoogleEmulator> {
+    let config = calsync_emulators::google::Config { auto_approve: true, ..Default::default() };
+    calsync_emulators::google::GoogleEmulator::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the demo's Google emulator: {e}"))
+}
+
+/// Points Google sync at the emulator, with a fresh sealing key (the demo database is
+/// recreated on every start, so nothing sealed outlives the key).
+pub fn configure_google(settings: &mut crate::config::Settings, google: &calsync_emulators::google::GoogleEmulator) {
+    use calsync_emulators::google::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+    let base = google.base_url();
+    settings.google = Some(crate::config::GoogleSettings {
+        client_id: DEFAULT_CLIENT_ID.into(),
+        client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
+        auth_url: format!("{base}/o/oauth2/v2/auth"),
+        token_url: format!("{base}/token"),
+        revoke_url: format!("{base}/revoke"),
+        userinfo_url: format!("{base}/oauth2/v3/userinfo"),
+        api_root: google.api_root(),
+    });
+    settings.encryption_key = Some(calsync_engine::Sealer::generate_key_hex());
 }

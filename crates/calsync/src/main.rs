@@ -3,6 +3,7 @@
 mod config;
 mod demo;
 mod emulate;
+mod sync;
 
 use anyhow::Context;
 use calsync_core::{Clock, SystemClock};
@@ -31,6 +32,17 @@ struct Cli {
     /// `text` (default) or `json`.
     #[arg(long, env = "CALSYNC_LOG_FORMAT", global = true)]
     log_format: Option<String>,
+    /// 64 hex digits sealing refresh tokens at rest (required with Google sync).
+    #[arg(long, env = "CALSYNC_ENCRYPTION_KEY", global = true, hide_env_values = true)]
+    encryption_key: Option<Redacted>,
+    /// The URL this server is reached at (OAuth callback, push notifications).
+    #[arg(long, env = "CALSYNC_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// Google OAuth client id (turns Google sync on, with the secret).
+    #[arg(long, env = "CALSYNC_GOOGLE_CLIENT_ID", global = true)]
+    google_client_id: Option<String>,
+    #[arg(long, env = "CALSYNC_GOOGLE_CLIENT_SECRET", global = true, hide_env_values = true)]
+    google_client_secret: Option<Redacted>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +68,8 @@ enum Command {
         #[arg(long, default_value = "calsync-demo.db")]
         database_file: PathBuf,
     },
+    /// Run sync workers only (no HTTP API): more processes sharing a PostgreSQL database.
+    Worker,
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Run a local emulator of a calendar provider, for development and tests.
@@ -110,8 +124,12 @@ async fn main() -> anyhow::Result<()> {
         admin_token,
         log: cli.log,
         log_format: cli.log_format,
+        encryption_key: cli.encryption_key,
+        public_url: cli.public_url,
+        google_client_id: cli.google_client_id,
+        google_client_secret: cli.google_client_secret,
     };
-    let settings = Settings::resolve(over, file)?;
+    let mut settings = Settings::resolve(over, file)?;
     init_logging(&settings);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
@@ -156,33 +174,73 @@ async fn main() -> anyhow::Result<()> {
             let (state, stop_streams) = AppState::new(store, clock, admin);
             run(&settings, state, stop_streams, None).await
         }
+        Command::Worker => worker(&settings, store).await,
         Command::Demo { .. } => {
+            // A local Google to sync with, so the demo shows the whole loop offline.
+            let google = demo::google_emulator().await?;
+            demo::configure_google(&mut settings, &google);
             let (state, stop_streams) = AppState::new(store, clock.clone(), None);
             let today = clock.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
             let (token, calendar) = demo::seed(&state, today).await?;
-            run(&settings, state, stop_streams, Some((token, calendar))).await
+            run(&settings, state, stop_streams, Some((token, calendar, google))).await
         }
     }
 }
 
+/// `calsync worker`: sync workers without the HTTP API.
+async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -> anyhow::Result<()> {
+    let google = settings.google.as_ref().context(
+        "no provider is configured: set google.client_id and google.client_secret (see the README), or there is nothing to sync",
+    )?;
+    let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
+    let setup = sync::setup(settings, google, &base)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = sync::start_workers(&store, &setup, settings.workers, &stopped);
+    tracing::info!(workers = workers.len(), "calsync workers are running");
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
+}
+
 async fn run(
     settings: &Settings,
-    state: AppState,
+    mut state: AppState,
     stop_streams: tokio::sync::watch::Sender<bool>,
-    demo: Option<(String, calsync_core::CalendarId)>,
+    demo: Option<(String, calsync_core::CalendarId, calsync_emulators::google::GoogleEmulator)>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
         format!("cannot listen on {} (is another process using it? pass --listen)", settings.listen)
     })?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = %settings.database_url, "calsync is serving");
-    if let Some((token, calendar)) = demo {
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    if let Some(google) = &settings.google {
+        let setup = sync::setup(settings, google, &format!("http://{addr}"))?;
+        workers = sync::start_workers(&state.store, &setup, settings.workers, &workers_stopped);
+        state.sync = Some(setup);
+    } else if state.store.count_accounts().await? > 0 {
+        anyhow::bail!(
+            "this database has connected accounts but Google sync is not configured (google.client_id, \
+             google.client_secret, encryption_key): refusing to start rather than silently stop syncing"
+        );
+    }
+    tracing::info!(%addr, database = %settings.database_url, workers = workers.len(), "calsync is serving");
+    if let Some((token, calendar, google)) = &demo {
         let base = format!("http://{addr}");
+        let google = google.base_url();
         say(&format!(
-            "\ncalsync demo is running at {base}\n\n  token:    {token}\n  calendar: {calendar}\n\nTry:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/calendars\n  curl -H 'Authorization: Bearer {token}' '{base}/api/v1/calendars/{calendar}/fullcalendar?start=2026-01-01&end=2027-01-01&timeZone=Europe/Berlin'\n  curl -N -H 'Authorization: Bearer {token}' '{base}/api/v1/changes/stream?after=0'\n  API description: {base}/api/v1/openapi.json\n\nPress Ctrl-C to stop.\n"
+            "\ncalsync demo is running at {base}\n\n  token:    {token}\n  calendar: {calendar}\n\nTry:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/calendars\n  curl -H 'Authorization: Bearer {token}' '{base}/api/v1/calendars/{calendar}/fullcalendar?start=2026-01-01&end=2027-01-01&timeZone=Europe/Berlin'\n  curl -N -H 'Authorization: Bearer {token}' '{base}/api/v1/changes/stream?after=0'\n  API description: {base}/api/v1/openapi.json\n\nSync with a local Google Calendar emulator ({google}):\n  curl -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{}}' {base}/api/v1/accounts/google/connect\n  (open the authorization_url it returns; the emulator approves at once), then\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/accounts\n\nPress Ctrl-C to stop.\n"
         ));
     }
     calsync_server::serve(listener, state, stop_streams, shutdown_signal()).await?;
+    let _ = stop_workers.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    drop(demo);
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,11 +4,12 @@
 
 use calsync_core::{CalendarDraft, CalendarId, CalendarInput, Event, EventDraft, EventId, EventInput, Source, UserId};
 use calsync_emulators::google::{Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, GoogleEmulator};
-use calsync_engine::{PullSummary, PushSummary};
+use calsync_engine::{PullSummary, PushSummary, SyncError};
+use calsync_providers::Provider;
 use calsync_providers::google::GoogleProvider;
 use calsync_providers::oauth::{AccessTokens, OAuthClient};
 use calsync_store::testing::TestDb;
-use calsync_store::{Link, NewEvent, SyncStore, TokenHash};
+use calsync_store::{EventLink, Link, NewEvent, SyncStore, TokenHash};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -188,6 +189,75 @@ impl Hub {
         self.remote_events().await.into_iter().filter(|e| e["status"] != "cancelled").collect()
     }
 
+    /// A pull whose failure the test inspects.
+    pub async fn try_pull(&self) -> Result<PullSummary, SyncError> {
+        let link = self.link().await;
+        calsync_engine::pull(&*self.store, &self.google, &link, Source::Google).await
+    }
+
+    /// A pull through another connector (a wrapper around `self.google`).
+    pub async fn pull_via(&self, provider: &dyn Provider) -> PullSummary {
+        let link = self.link().await;
+        calsync_engine::pull(&*self.store, provider, &link, Source::Google)
+            .await
+            .unwrap_or_else(|e| panic!("pull: {e}"))
+    }
+
+    /// A push whose failure the test inspects.
+    pub async fn try_push(&self) -> Result<PushSummary, SyncError> {
+        let link = self.link().await;
+        calsync_engine::push(&*self.store, &self.google, &link).await
+    }
+
+    /// The event link of a local event on the hub's link.
+    pub async fn event_link(&self, id: EventId) -> Option<EventLink> {
+        self.store.event_link(self.link.id, id).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn event_links(&self) -> Vec<EventLink> {
+        self.store.event_links(self.link.id).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Creates an event "in Google's web UI"; returns its Google id.
+    pub async fn google_create(&self, body: Value) -> String {
+        let created = self.google_ui(reqwest::Method::POST, None, body).await;
+        created["id"].as_str().unwrap_or_else(|| panic!("no id in {created}")).to_owned()
+    }
+
+    /// Makes the next matching Google API requests fail (`POST /_emulator/faults`).
+    pub async fn inject_fault(&self, rule: Value) {
+        self.control(reqwest::Method::POST, "/_emulator/faults", rule).await;
+    }
+
+    /// Every sync token issued so far answers 410 from now on.
+    pub async fn expire_sync_tokens(&self) {
+        self.control(reqwest::Method::POST, "/_emulator/sync-tokens/expire", json!({})).await;
+    }
+
+    /// Forgets the emulator's request log.
+    pub async fn clear_requests(&self) {
+        self.control(reqwest::Method::DELETE, "/_emulator/requests", json!(null)).await;
+    }
+
+    /// The calendar API writes (not GETs) in the emulator's request log, as `METHOD path`.
+    pub async fn api_writes(&self) -> Vec<String> {
+        let log = self.control(reqwest::Method::GET, "/_emulator/requests", json!(null)).await;
+        log["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                r["method"] != "GET" && r["path"].as_str().is_some_and(|p| p.starts_with("/calendar/v3/calendars/"))
+            })
+            .map(|r| format!("{} {}", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or("")))
+            .collect()
+    }
+
+    /// One remote event (also a cancelled one) by Google id, as `showDeleted=true` lists it.
+    pub async fn remote_event(&self, id: &str) -> Option<Value> {
+        self.remote_events().await.into_iter().find(|e| e["id"] == id)
+    }
+
     /// The outbox rows not yet pushed to the link.
     pub async fn outbox_left(&self) -> usize {
         let link = self.link().await;
@@ -201,4 +271,18 @@ pub fn meeting(title: &str, day: &str) -> Value {
         "start": {"date_time": format!("{day}T09:00:00"), "time_zone": "Europe/Berlin"},
         "end": {"date_time": format!("{day}T10:00:00"), "time_zone": "Europe/Berlin"},
     })
+}
+
+/// The same meeting as [`meeting`], as Google's web UI writes it.
+pub fn google_meeting(title: &str, day: &str) -> Value {
+    json!({
+        "summary": title,
+        "start": {"dateTime": format!("{day}T09:00:00+02:00"), "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": format!("{day}T10:00:00+02:00"), "timeZone": "Europe/Berlin"},
+    })
+}
+
+/// What a pull changed in the hub: (created, updated, deleted, conflicts, skipped).
+pub fn changed(s: &PullSummary) -> (usize, usize, usize, usize, usize) {
+    (s.created, s.updated, s.deleted, s.conflicts, s.skipped)
 }

@@ -59,10 +59,11 @@ pub fn event_from_google(v: &Value) -> Option<RemoteEvent> {
     // A cancelled occurrence of a series is an exception (this occurrence does not happen);
     // any other cancelled event is a deletion (§1.6).
     if cancelled && series.is_none() {
-        return Some(RemoteEvent { id, etag, state: RemoteState::Deleted, series, local_id });
+        return Some(RemoteEvent { id, etag, state: RemoteState::Deleted, series, local_id, stub: false });
     }
     let start = v.get("start").and_then(time_from_google);
     let end = v.get("end").and_then(time_from_google);
+    let stub = start.is_none() || end.is_none();
     let (start, end) = match (start, end, &series) {
         (Some(s), Some(e), _) => (s, e),
         // A cancelled-instance stub carries no times: the occurrence it removes is enough.
@@ -124,7 +125,7 @@ pub fn event_from_google(v: &Value) -> Option<RemoteEvent> {
         attendees,
         color: None,
     };
-    Some(RemoteEvent { id, etag, state: RemoteState::Present(Box::new(input)), series, local_id })
+    Some(RemoteEvent { id, etag, state: RemoteState::Present(Box::new(input)), series, local_id, stub })
 }
 
 /// The body for insert/update. `id` only on insert. Never touches reminders or colour.

@@ -94,7 +94,7 @@ async fn delete_calendar(
 ) -> Result<StatusCode, ApiError> {
     let deleted = state.store.delete_calendar(user.id, id, if_match(&headers)?, Source::Local).await?;
     if deleted > 0 {
-        state.notify_changed(user.id);
+        state.local_change(user.id).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

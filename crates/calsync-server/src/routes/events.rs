@@ -49,7 +49,7 @@ async fn create_event(
     let draft = EventDraft::parse(input)?;
     let mut created = state.store.create_events(user.id, vec![NewEvent { id, draft, source: Source::Local }]).await?;
     let event = created.remove(0);
-    state.notify_changed(user.id);
+    state.local_change(user.id).await;
     let mut response = respond(StatusCode::CREATED, &event);
     if let Ok(location) = format!("/api/v1/events/{}", event.id).parse() {
         response.headers_mut().insert(header::LOCATION, location);
@@ -92,7 +92,7 @@ async fn replace_event(
     }
     let draft = EventDraft::parse(from_value::<EventInput>(Value::Object(map))?)?;
     let event = state.store.update_event(user.id, id, draft, expected, Source::Local).await?;
-    state.notify_changed(user.id);
+    state.local_change(user.id).await;
     Ok(respond(StatusCode::OK, &event))
 }
 
@@ -132,7 +132,7 @@ async fn patch_event(
         let draft = EventDraft::parse(from_value::<EventInput>(doc)?)?;
         match state.store.update_event(user.id, id, draft, Some(current.meta.version), Source::Local).await {
             Ok(event) => {
-                state.notify_changed(user.id);
+                state.local_change(user.id).await;
                 return Ok(respond(StatusCode::OK, &event));
             }
             Err(StoreError::VersionMismatch { .. }) if expected.is_none() => continue,
@@ -174,7 +174,7 @@ async fn delete_event(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_event(user.id, id, if_match(&headers)?, Source::Local).await?;
-    state.notify_changed(user.id);
+    state.local_change(user.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

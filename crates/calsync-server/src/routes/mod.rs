@@ -1,18 +1,22 @@
 //! The HTTP API, one module per resource. Every route is registered through utoipa's
 //! `routes!`, so the OpenAPI document and the router cannot drift apart.
 
+pub mod accounts;
 pub mod admin;
 pub mod calendars;
 pub mod changes;
 pub mod events;
 pub mod feeds;
 pub mod health;
+pub mod links;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(accounts::router())
+        .merge(links::router())
         .merge(admin::router())
         .merge(calendars::router())
         .merge(events::router())

@@ -82,3 +82,14 @@ CREATE TABLE conflicts (
     resolved_at BIGINT
 );
 CREATE UNIQUE INDEX conflicts_open ON conflicts(link_id, event_id) WHERE resolved_at IS NULL;
+
+-- Authorization requests in flight: `state` ties the provider's callback to the user and
+-- the PKCE verifier (sealed). Consumed once; expired ones are ignored.
+CREATE TABLE oauth_states (
+    state       TEXT PRIMARY KEY NOT NULL,
+    user_id     UUID NOT NULL REFERENCES users(id),
+    provider    TEXT NOT NULL,
+    verifier    BYTEA NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);

@@ -175,6 +175,10 @@ impl SyncStore for SqlStore {
         rows.iter().map(account_from_row).collect()
     }
 
+    async fn count_accounts(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await?)
+    }
+
     async fn set_account_state(
         &self,
         id: AccountId,
@@ -214,10 +218,7 @@ impl SyncStore for SqlStore {
         if owned.is_none() {
             return Err(StoreError::NotFound { what: "account", id: account.to_string() });
         }
-        let checkpoint: i64 = sqlx::query_scalar("SELECT change_seq FROM users WHERE id = $1")
-            .bind(user.as_uuid())
-            .fetch_one(&mut *tx)
-            .await?;
+        let checkpoint: i64 = 0;
         let id = LinkId::new();
         let inserted = sqlx::query(
             "INSERT INTO links (id, user_id, account_id, calendar_id, remote_calendar_id, state, checkpoint, due_at, \
@@ -445,6 +446,61 @@ impl SyncStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn mark_user_due(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END WHERE user_id = $1")
+            .bind(user.as_uuid())
+            .bind(at.as_millisecond())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_oauth_state(
+        &self,
+        state: &str,
+        user: UserId,
+        provider: Source,
+        verifier: &[u8],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO oauth_states (state, user_id, provider, verifier, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(state)
+        .bind(user.as_uuid())
+        .bind(provider.as_str())
+        .bind(verifier)
+        .bind(now)
+        .bind(expires_at.as_millisecond())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, Source, Vec<u8>)>, StoreError> {
+        let row =
+            sqlx::query("DELETE FROM oauth_states WHERE state = $1 RETURNING user_id, provider, verifier, expires_at")
+                .bind(state)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.try_get::<i64, _>("expires_at")? < now.as_millisecond() {
+            return Ok(None);
+        }
+        Ok(Some((
+            UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
+            source(row.try_get::<String, _>("provider")?.as_str())?,
+            row.try_get("verifier")?,
+        )))
     }
 
     async fn record_link_run(

@@ -1,0 +1,238 @@
+//! Connecting provider accounts (OAuth 2.0 with PKCE) and listing their calendars.
+
+use crate::auth::AuthUser;
+use crate::extract::{ApiJson, IdPath};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+use crate::sync::SyncSetup;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use calsync_core::{AccountId, Source};
+use calsync_engine::Providers;
+use calsync_engine::worker::secret_context;
+use calsync_providers::ProviderError;
+use calsync_providers::oauth::{Pkce, random_text};
+use calsync_store::Account;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(connect_google))
+        .routes(routes!(google_callback))
+        .routes(routes!(list_accounts))
+        .routes(routes!(account_calendars))
+}
+
+/// How long a user has to finish the consent screen.
+const CONNECT_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+pub(crate) fn sync(state: &AppState) -> Result<&Arc<SyncSetup>, ApiError> {
+    state.sync.as_ref().ok_or_else(|| {
+        ApiError::NotConfigured(
+            "sync with Google is not configured on this server: set google.client_id, google.client_secret and \
+             encryption_key (see the README's configuration section)"
+                .into(),
+        )
+    })
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectInput {
+    /// The Google account to preselect on the consent screen.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectStart {
+    /// Send the user here; Google sends them back to `/oauth/google/callback`.
+    pub authorization_url: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/accounts/google/connect", tag = "accounts", request_body = ConnectInput, security(("bearer" = [])),
+    responses((status = 200, body = ConnectStart), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 503, body = Problem, content_type = "application/problem+json")))]
+async fn connect_google(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(input): ApiJson<ConnectInput>,
+) -> Result<Json<ConnectStart>, ApiError> {
+    let sync = sync(&state)?;
+    if input.login_hint.as_ref().is_some_and(|h| h.len() > 254 || !h.contains('@')) {
+        return Err(ApiError::bad_field("login_hint", "email", "must be an email address"));
+    }
+    let pkce = Pkce::new();
+    let request_state = random_text(43);
+    let sealed =
+        sync.sealer.seal(&pkce.verifier, request_state.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let expires = state.clock.now().checked_add(CONNECT_TTL).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.put_oauth_state(&request_state, user.id, Source::Google, &sealed, expires).await?;
+    let url = sync.google.oauth.authorization_url(&request_state, &pkce, input.login_hint.as_deref());
+    Ok(Json(ConnectStart { authorization_url: url }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    email: String,
+}
+
+fn upstream(e: &ProviderError) -> ApiError {
+    ApiError::Upstream(format!("Google: {e}"))
+}
+
+#[utoipa::path(get, path = "/oauth/google/callback", tag = "accounts", params(CallbackQuery),
+    responses((status = 200, description = "Connected: a page telling the user to return to the app", content_type = "text/html"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+async fn google_callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response, ApiError> {
+    let sync = sync(&state)?;
+    let Some(request_state) = q.state.filter(|s| !s.is_empty() && s.len() <= 256) else {
+        return Err(ApiError::bad_field("state", "required", "the callback must carry the state of a connect request"));
+    };
+    let pending = state.store.take_oauth_state(&request_state, state.clock.now()).await?;
+    let Some((user, _, sealed)) = pending else {
+        return Err(ApiError::bad_field(
+            "state",
+            "unknown",
+            "this connect request is unknown, already used or expired; start again with POST /api/v1/accounts/google/connect",
+        ));
+    };
+    if let Some(error) = q.error {
+        return Err(ApiError::bad_field("error", "consent", format!("Google did not grant access: {error}")));
+    }
+    let Some(code) = q.code.filter(|c| !c.is_empty()) else {
+        return Err(ApiError::bad_field("code", "required", "the callback carries no authorization code"));
+    };
+    let verifier =
+        sync.sealer.open(&sealed, request_state.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let tokens = sync.google.oauth.exchange_code(&sync.http, &code, &verifier).await.map_err(|e| upstream(&e))?;
+    let Some(refresh) = tokens.refresh_token else {
+        return Err(ApiError::Upstream(
+            "Google returned no refresh token (consent without access_type=offline); connect again".into(),
+        ));
+    };
+    let info: UserInfo = sync
+        .http
+        .get(&sync.google.userinfo_url)
+        .bearer_auth(tokens.access_token.expose_secret())
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| ApiError::Upstream(format!("Google userinfo: {e}")))?
+        .json()
+        .await
+        .map_err(|e| ApiError::Upstream(format!("Google userinfo: {e}")))?;
+    let context = secret_context(user, Source::Google, &info.email);
+    let sealed = sync.sealer.seal(&SecretString::from(refresh.expose_secret().to_owned()), &context);
+    let sealed = sealed.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let account = state.store.upsert_account(user, Source::Google, &info.email, &sealed).await?;
+    // A reconnect: its links (paused as needs_reauth) may run again, queued changes first.
+    state.store.mark_user_due(user, state.clock.now()).await?;
+    sync.wake.notify_waiters();
+    tracing::info!(account = %account.id, %user, "Google account connected");
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head><body>\
+         <h1>Google account connected</h1><p>{} is now connected to calsync. You can close this window.</p></body></html>",
+        html_escape(&info.email)
+    );
+    Ok((StatusCode::OK, Html(page)).into_response())
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub provider: String,
+    /// The account at the provider (an email for Google).
+    pub remote_user: String,
+    /// `active`, `needs_reauth` (connect again), or `disconnected`.
+    pub state: String,
+    pub last_error: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: jiff::Timestamp,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id,
+            provider: a.provider.as_str().to_owned(),
+            remote_user: a.remote_user.clone(),
+            state: a.state.as_str().to_owned(),
+            last_error: a.last_error.clone(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountList {
+    pub accounts: Vec<AccountView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), responses((status = 200, body = AccountList)))]
+async fn list_accounts(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<AccountList>, ApiError> {
+    let accounts = state.store.list_accounts(user.id).await?;
+    Ok(Json(AccountList { accounts: accounts.iter().map(AccountView::from).collect() }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RemoteCalendarView {
+    pub id: String,
+    pub name: String,
+    pub time_zone: Option<String>,
+    pub primary: bool,
+    pub writable: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RemoteCalendarList {
+    pub calendars: Vec<RemoteCalendarView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/calendars", tag = "accounts", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Account id")),
+    responses((status = 200, body = RemoteCalendarList), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+async fn account_calendars(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<AccountId>,
+) -> Result<Json<RemoteCalendarList>, ApiError> {
+    let sync = sync(&state)?;
+    let account = state.store.get_account(user.id, id).await?;
+    let provider = sync.providers.for_account(&account).map_err(|e| ApiError::Upstream(e.to_string()))?;
+    let calendars = provider.calendars().await.map_err(|e| upstream(&e))?;
+    Ok(Json(RemoteCalendarList {
+        calendars: calendars
+            .into_iter()
+            .map(|c| RemoteCalendarView {
+                id: c.id,
+                name: c.name,
+                time_zone: c.time_zone,
+                primary: c.primary,
+                writable: c.writable,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,152 @@
+//! Links: a local calendar synced with a remote calendar of a connected account.
+
+use crate::auth::AuthUser;
+use crate::extract::{ApiJson, IdPath};
+use crate::problem::{ApiError, Problem};
+use crate::routes::accounts::sync;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use calsync_core::{AccountId, CalendarId, LinkId};
+use calsync_store::{EventLinkState, Link, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_link, list_links)).routes(routes!(link_status))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    pub account_id: AccountId,
+    /// The local calendar.
+    pub calendar_id: CalendarId,
+    /// The remote calendar's id, from `GET /api/v1/accounts/{id}/calendars`.
+    pub remote_calendar_id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkView {
+    pub id: LinkId,
+    pub account_id: AccountId,
+    pub calendar_id: CalendarId,
+    pub remote_calendar_id: String,
+    /// `importing`, `active`, `paused` or `error`.
+    pub state: String,
+}
+
+impl From<&Link> for LinkView {
+    fn from(l: &Link) -> Self {
+        Self {
+            id: l.id,
+            account_id: l.account_id,
+            calendar_id: l.calendar_id,
+            remote_calendar_id: l.remote_calendar_id.clone(),
+            state: l.state.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkList {
+    pub links: Vec<LinkView>,
+}
+
+#[utoipa::path(post, path = "/api/v1/links", tag = "links", request_body = LinkInput, security(("bearer" = [])),
+    responses((status = 201, body = LinkView), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+async fn create_link(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(input): ApiJson<LinkInput>,
+) -> Result<(StatusCode, Json<LinkView>), ApiError> {
+    let sync = sync(&state)?;
+    let remote = input.remote_calendar_id.trim();
+    if remote.is_empty() || remote.len() > 1024 {
+        return Err(ApiError::bad_field("remote_calendar_id", "length", "must be 1 to 1024 characters"));
+    }
+    let link =
+        state.store.create_link(user.id, input.account_id, input.calendar_id, remote).await.map_err(|e| match e {
+            StoreError::Invalid(v) => ApiError::Invalid(v),
+            other => other.into(),
+        })?;
+    sync.wake.notify_waiters();
+    Ok((StatusCode::CREATED, Json(LinkView::from(&link))))
+}
+
+#[utoipa::path(get, path = "/api/v1/links", tag = "links", security(("bearer" = [])), responses((status = 200, body = LinkList)))]
+async fn list_links(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<LinkList>, ApiError> {
+    let links = state.store.list_links(user.id).await?;
+    Ok(Json(LinkList { links: links.iter().map(LinkView::from).collect() }))
+}
+
+/// Everything a user needs to see that sync is working — or why not.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkStatus {
+    pub id: LinkId,
+    /// `importing`, `active`, `paused`, `error`; `needs_reauth` when the account must be reconnected.
+    pub state: String,
+    #[schema(value_type = Option<String>)]
+    pub last_pull_at: Option<jiff::Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub last_push_at: Option<jiff::Timestamp>,
+    /// Local changes not yet pushed (up to 10,000 counted).
+    pub outbox_depth: usize,
+    /// Age of the oldest change not yet pushed, in seconds.
+    pub oldest_pending_secs: Option<i64>,
+    /// Age of the provider cursor, in seconds (`null` before the import finished).
+    pub cursor_age_secs: Option<i64>,
+    pub last_error: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub last_error_at: Option<jiff::Timestamp>,
+    /// Failures in a row (0 after a success).
+    pub failures: i64,
+    pub linked_events: usize,
+    /// Events the provider refused, waiting with an error.
+    pub parked: usize,
+    /// Events changed on both sides, waiting for a decision.
+    pub conflicts: usize,
+}
+
+#[utoipa::path(get, path = "/api/v1/links/{id}/status", tag = "links", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Link id")),
+    responses((status = 200, body = LinkStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn link_status(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<LinkId>,
+) -> Result<Json<LinkStatus>, ApiError> {
+    let link = state.store.get_link(user.id, id).await?;
+    let account = state.store.get_account(user.id, link.account_id).await?;
+    let pending = state.store.changes_after(user.id, link.checkpoint, 10_000).await?;
+    let pending: Vec<_> = pending
+        .into_iter()
+        .filter(|c| c.calendar_id == link.calendar_id || c.previous_calendar_id == Some(link.calendar_id))
+        .collect();
+    let events = state.store.event_links(link.id).await?;
+    let now = state.clock.now();
+    let age = |t: jiff::Timestamp| now.as_second() - t.as_second();
+    let state_text = match account.state {
+        calsync_store::AccountState::Active => link.state.as_str(),
+        other => other.as_str(),
+    };
+    Ok(Json(LinkStatus {
+        id: link.id,
+        state: state_text.to_owned(),
+        last_pull_at: link.last_pull_at,
+        last_push_at: link.last_push_at,
+        outbox_depth: pending.len(),
+        oldest_pending_secs: pending.first().map(|c| age(c.at)),
+        cursor_age_secs: link.cursor_at.map(age),
+        last_error: link.last_error.or(account.last_error),
+        last_error_at: link.last_error_at,
+        failures: link.failures,
+        linked_events: events.len(),
+        parked: events.iter().filter(|e| e.state == EventLinkState::Parked).count(),
+        conflicts: events.iter().filter(|e| e.state == EventLinkState::Conflict).count(),
+    }))
+}

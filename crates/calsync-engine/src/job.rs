@@ -4,8 +4,8 @@
 
 use crate::{PullSummary, PushSummary, SyncError, pull, push};
 use calsync_core::Source;
-use calsync_providers::{Provider, ProviderError};
-use calsync_store::{Link, SyncStore};
+use calsync_providers::{Channel, Provider, ProviderError};
+use calsync_store::{Link, LinkChannel, SyncStore};
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 
@@ -73,7 +73,7 @@ pub async fn run_link(
     link: &Link,
     source: Source,
     schedule: &Schedule,
-    has_push: bool,
+    webhook: Option<&str>,
 ) -> Result<LinkRun, SyncError> {
     let mut run = LinkRun::default();
     match pull(store, provider, link, source).await {
@@ -86,6 +86,17 @@ pub async fn run_link(
         match push(store, provider, &current).await {
             Ok(s) => run.push = Some(s),
             Err(e) => run.error = Some(e),
+        }
+    }
+    let mut has_push = false;
+    if run.error.is_none()
+        && let Some(address) = webhook
+    {
+        let current = store.get_link(link.user_id, link.id).await?;
+        match channel_upkeep(store, provider, &current, address).await {
+            Ok(live) => has_push = live,
+            // Push is an optimisation: without it the link is polled more often.
+            Err(e) => tracing::warn!(link = %link.id, error = %e, "could not renew the push channel; polling instead"),
         }
     }
     let now = Timestamp::now();
@@ -104,6 +115,45 @@ pub async fn run_link(
     }
     store.record_link_run(link.id, run.pull.is_some(), run.push.is_some(), error.as_deref(), next).await?;
     Ok(run)
+}
+
+/// Renew a channel this long before it expires (protocols.md §1.10: renew under 24 h).
+const RENEW_AHEAD: SignedDuration = SignedDuration::from_hours(24);
+
+/// Keeps a push channel on the link: a new one when there is none or it expires within a
+/// day (the new one first, then the old one is stopped). `Ok(true)` when a channel is live.
+async fn channel_upkeep(
+    store: &dyn SyncStore,
+    provider: &dyn Provider,
+    link: &Link,
+    address: &str,
+) -> Result<bool, SyncError> {
+    let now = Timestamp::now();
+    if let Some(c) = &link.channel
+        && c.expires_at > now.checked_add(RENEW_AHEAD).unwrap_or(now)
+    {
+        return Ok(true);
+    }
+    let id = calsync_core::EventId::new().to_string();
+    let token = calsync_providers::oauth::random_text(40);
+    let Some(channel) = provider.watch(&link.remote_calendar_id, &id, &token, address).await? else {
+        return Ok(false);
+    };
+    let expires_at = Timestamp::from_millisecond(channel.expires_at_ms).unwrap_or(now);
+    let stored = LinkChannel { id: channel.id, token: channel.token, resource_id: channel.resource_id, expires_at };
+    store.set_channel(link.id, Some(&stored)).await?;
+    if let Some(old) = &link.channel {
+        let old = Channel {
+            id: old.id.clone(),
+            resource_id: old.resource_id.clone(),
+            token: old.token.clone(),
+            expires_at_ms: old.expires_at.as_millisecond(),
+        };
+        if let Err(e) = provider.unwatch(&old).await {
+            tracing::info!(link = %link.id, error = %e, "could not stop the replaced channel; it expires on its own");
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

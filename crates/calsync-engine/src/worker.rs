@@ -18,8 +18,9 @@ use tokio::sync::{Notify, watch};
 /// Connectors for accounts.
 pub trait Providers: Send + Sync {
     fn for_account(&self, account: &Account) -> Result<Arc<dyn Provider>, SyncError>;
-    /// Whether links of this account get push notifications (a public URL is configured).
-    fn has_push(&self, account: &Account) -> bool;
+    /// Where the provider should send push notifications for this account's links (a
+    /// public URL is configured), or `None` to poll.
+    fn webhook_url(&self, account: &Account) -> Option<String>;
 }
 
 /// What the sealed secret of an account is bound to.
@@ -37,7 +38,8 @@ pub struct GoogleProviders {
     pub api_root: String,
     pub oauth: OAuthClient,
     pub sealer: Arc<Sealer>,
-    pub push: bool,
+    /// `{public_url}/webhooks/google`, when this server is reachable from Google.
+    pub webhook_url: Option<String>,
     cache: Mutex<HashMap<AccountId, Cached>>,
 }
 
@@ -48,8 +50,14 @@ impl std::fmt::Debug for GoogleProviders {
 }
 
 impl GoogleProviders {
-    pub fn new(http: reqwest::Client, api_root: String, oauth: OAuthClient, sealer: Arc<Sealer>, push: bool) -> Self {
-        Self { http, api_root, oauth, sealer, push, cache: Mutex::default() }
+    pub fn new(
+        http: reqwest::Client,
+        api_root: String,
+        oauth: OAuthClient,
+        sealer: Arc<Sealer>,
+        webhook_url: Option<String>,
+    ) -> Self {
+        Self { http, api_root, oauth, sealer, webhook_url, cache: Mutex::default() }
     }
 }
 
@@ -73,8 +81,8 @@ impl Providers for GoogleProviders {
         Ok(p)
     }
 
-    fn has_push(&self, _account: &Account) -> bool {
-        self.push
+    fn webhook_url(&self, _account: &Account) -> Option<String> {
+        self.webhook_url.clone()
     }
 }
 
@@ -117,14 +125,15 @@ impl Worker {
                 return Err(e);
             }
         };
-        let has_push = self.providers.has_push(account);
+        let webhook = self.providers.webhook_url(account);
         let mut runs = Vec::new();
         for link in self.store.due_links(account.id, Timestamp::now()).await? {
             if !self.store.renew_lease(account.id, &self.owner, later(self.lease)).await? {
                 tracing::warn!(account = %account.id, "lost the account's lease; stopping");
                 break;
             }
-            let run = run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, has_push).await?;
+            let run =
+                run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, webhook.as_deref()).await?;
             if let Some(why) = run.needs_reauth() {
                 tracing::warn!(account = %account.id, error = why, "the account must be reconnected; its sync is paused");
                 self.store.set_account_state(account.id, AccountState::NeedsReauth, Some(why)).await?;

@@ -16,6 +16,7 @@ const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    webhooks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -42,6 +43,13 @@ impl Metrics {
         }
     }
 
+    /// A push notification's fate: `accepted`, `duplicate`, `sync`, `unknown_channel`, `bad_token`, `malformed`.
+    pub fn webhook(&self, outcome: &'static str) {
+        if let Ok(mut w) = self.webhooks.lock() {
+            *w.entry(outcome).or_default() += 1;
+        }
+    }
+
     /// The exposition text (format 0.0.4).
     pub fn render(&self, outbox_depth: Option<i64>) -> String {
         let mut out = String::new();
@@ -53,6 +61,13 @@ impl Metrics {
                     out,
                     "calsync_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
                 );
+            }
+        }
+        out.push_str("# HELP calsync_webhook_notifications_total Provider push notifications by outcome.\n");
+        out.push_str("# TYPE calsync_webhook_notifications_total counter\n");
+        if let Ok(w) = self.webhooks.lock() {
+            for (outcome, n) in w.iter() {
+                let _ = writeln!(out, "calsync_webhook_notifications_total{{outcome=\"{outcome}\"}} {n}");
             }
         }
         out.push_str("# HELP calsync_http_request_duration_seconds HTTP request latency by method and route.\n");

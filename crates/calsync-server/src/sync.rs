@@ -1,10 +1,19 @@
-//! What the server needs to connect provider accounts: the OAuth client, where the
-//! provider's API is, the key that seals refresh tokens, and a way to wake the workers.
+//! What the server needs to sync with providers: the OAuth client, where the provider's API
+//! is, the key that seals refresh tokens, the connectors, and the workers.
 
-use calsync_engine::{GoogleProviders, Sealer};
+use calsync_engine::{GoogleProviders, Schedule, Sealer, Worker};
 use calsync_providers::oauth::OAuthClient;
+use calsync_store::SyncStore;
 use std::sync::Arc;
-use tokio::sync::Notify;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// The scopes calsync asks Google for: calendars read/write, and who the account is.
+pub const GOOGLE_SCOPES: [&str; 3] = ["https://www.googleapis.com/auth/calendar", "openid", "email"];
+
+/// How long a worker holds an account between renewals; a dead worker's account is free
+/// again after this.
+pub const LEASE: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct GoogleSetup {
@@ -23,4 +32,42 @@ pub struct SyncSetup {
     pub providers: Arc<GoogleProviders>,
     /// Wakes idle workers (a local change, a new link, a notification).
     pub wake: Arc<Notify>,
+}
+
+impl SyncSetup {
+    /// `public_url`: where Google can reach this server; push notifications need it, and
+    /// without it links are polled.
+    pub fn new(google: GoogleSetup, sealer: Arc<Sealer>, http: reqwest::Client, public_url: Option<&str>) -> Self {
+        let providers = Arc::new(GoogleProviders::new(
+            http.clone(),
+            google.api_root.clone(),
+            google.oauth.clone(),
+            sealer.clone(),
+            public_url.map(|u| format!("{}/webhooks/google", u.trim_end_matches('/'))),
+        ));
+        Self { google, sealer, http, providers, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Starts `count` workers; they stop when `stop` turns true.
+    pub fn start_workers(
+        &self,
+        store: &Arc<dyn SyncStore>,
+        count: usize,
+        schedule: Schedule,
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let process = format!("{}-{}", std::process::id(), calsync_core::EventId::new());
+        (0..count)
+            .map(|i| {
+                let worker = Worker {
+                    store: store.clone(),
+                    providers: self.providers.clone(),
+                    owner: format!("{process}-{i}"),
+                    schedule,
+                    lease: LEASE,
+                };
+                tokio::spawn(worker.run(stop.clone(), self.wake.clone()))
+            })
+            .collect()
+    }
 }

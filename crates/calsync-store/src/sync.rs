@@ -65,6 +65,16 @@ impl LinkState {
     }
 }
 
+/// A push channel of a link (Google watch channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkChannel {
+    pub id: String,
+    /// Sent back in every notification; a notification without it is forged.
+    pub token: String,
+    pub resource_id: String,
+    pub expires_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     pub id: LinkId,
@@ -82,6 +92,7 @@ pub struct Link {
     pub last_error: Option<String>,
     pub last_error_at: Option<Timestamp>,
     pub failures: i64,
+    pub channel: Option<LinkChannel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +245,14 @@ pub trait SyncStore: crate::Store {
         state: &str,
         now: Timestamp,
     ) -> Result<Option<(UserId, Source, Vec<u8>)>, StoreError>;
+
+    /// Stores (or, with `None`, forgets) the link's push channel.
+    async fn set_channel(&self, link: LinkId, channel: Option<&LinkChannel>) -> Result<(), StoreError>;
+    /// The link a push channel belongs to.
+    async fn link_by_channel(&self, channel_id: &str) -> Result<Option<Link>, StoreError>;
+    /// Records notification `number` of the link's channel; `false` when it is not newer
+    /// than the last one seen (a replay or a duplicate).
+    async fn accept_notification(&self, link: LinkId, channel_id: &str, number: i64) -> Result<bool, StoreError>;
 
     /// Records the outcome of a link job: success clears the error and failure count.
     async fn record_link_run(

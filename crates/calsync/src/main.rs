@@ -195,7 +195,7 @@ async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -
     let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
     let setup = sync::setup(settings, google, &base)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = sync::start_workers(&store, &setup, settings.workers, &stopped);
+    let workers = setup.start_workers(&store, settings.workers, calsync_engine::Schedule::default(), &stopped);
     tracing::info!(workers = workers.len(), "calsync workers are running");
     shutdown_signal().await;
     let _ = stop.send(true);
@@ -219,7 +219,8 @@ async fn run(
     let mut workers = Vec::new();
     if let Some(google) = &settings.google {
         let setup = sync::setup(settings, google, &format!("http://{addr}"))?;
-        workers = sync::start_workers(&state.store, &setup, settings.workers, &workers_stopped);
+        workers =
+            setup.start_workers(&state.store, settings.workers, calsync_engine::Schedule::default(), &workers_stopped);
         state.sync = Some(setup);
     } else if state.store.count_accounts().await? > 0 {
         anyhow::bail!(

@@ -1,19 +1,13 @@
-//! Provider sync in the binary: the server's connect setup and the worker tasks.
+//! Provider sync settings → the server's sync setup.
 
 use crate::config::{GoogleSettings, Settings};
 use anyhow::Context;
-use calsync_engine::{GoogleProviders, Schedule, Sealer, Worker};
+use calsync_engine::Sealer;
 use calsync_providers::oauth::OAuthClient;
-use calsync_server::sync::{GoogleSetup, SyncSetup};
-use calsync_store::SyncStore;
+use calsync_server::sync::{GOOGLE_SCOPES, GoogleSetup, SyncSetup};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
-
-/// How long a worker holds an account between renewals; a dead worker's account is free
-/// again after this.
-const LEASE: Duration = Duration::from_secs(60);
 
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
@@ -24,12 +18,11 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build the HTTP client")
 }
 
-/// The sync setup, when a provider is configured. `base_url` is where this server is reached
-/// (for the OAuth redirect) when no public URL is set.
+/// The sync setup for Google. `base_url` is where this server is reached (for the OAuth
+/// redirect) when no public URL is set.
 pub fn setup(settings: &Settings, google: &GoogleSettings, base_url: &str) -> anyhow::Result<Arc<SyncSetup>> {
     let key = settings.encryption_key.as_ref().context("encryption_key is required for Google sync")?;
     let sealer = Arc::new(Sealer::from_hex(key.expose_secret()).map_err(|e| anyhow::anyhow!("encryption_key: {e}"))?);
-    let http = http_client()?;
     let public = settings.public_url.clone().unwrap_or_else(|| base_url.to_owned());
     let oauth = OAuthClient {
         auth_url: google.auth_url.clone(),
@@ -38,43 +31,8 @@ pub fn setup(settings: &Settings, google: &GoogleSettings, base_url: &str) -> an
         client_id: google.client_id.clone(),
         client_secret: google.client_secret.clone(),
         redirect_uri: format!("{public}/oauth/google/callback"),
-        scopes: vec!["https://www.googleapis.com/auth/calendar".into(), "openid".into(), "email".into()],
+        scopes: GOOGLE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
     };
-    let providers = Arc::new(GoogleProviders::new(
-        http.clone(),
-        google.api_root.clone(),
-        oauth.clone(),
-        sealer.clone(),
-        // Push channels need a public URL; until then links are polled.
-        false,
-    ));
-    Ok(Arc::new(SyncSetup {
-        google: GoogleSetup { oauth, userinfo_url: google.userinfo_url.clone(), api_root: google.api_root.clone() },
-        sealer,
-        http,
-        providers,
-        wake: Arc::new(Notify::new()),
-    }))
-}
-
-/// Starts `count` workers; they stop when `stop` turns true.
-pub fn start_workers(
-    store: &Arc<dyn SyncStore>,
-    sync: &SyncSetup,
-    count: usize,
-    stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let process = format!("{}-{}", std::process::id(), calsync_core::EventId::new());
-    (0..count)
-        .map(|i| {
-            let worker = Worker {
-                store: store.clone(),
-                providers: sync.providers.clone(),
-                owner: format!("{process}-{i}"),
-                schedule: Schedule::default(),
-                lease: LEASE,
-            };
-            tokio::spawn(worker.run(stop.clone(), sync.wake.clone()))
-        })
-        .collect()
+    let setup = GoogleSetup { oauth, userinfo_url: google.userinfo_url.clone(), api_root: google.api_root.clone() };
+    Ok(Arc::new(SyncSetup::new(setup, sealer, http_client()?, settings.public_url.as_deref())))
 }

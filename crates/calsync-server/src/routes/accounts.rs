@@ -58,7 +58,7 @@ pub struct ConnectStart {
 
 #[utoipa::path(post, path = "/api/v1/accounts/google/connect", tag = "accounts", request_body = ConnectInput, security(("bearer" = [])),
     responses((status = 200, body = ConnectStart), (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 503, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
 async fn connect_google(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -100,6 +100,7 @@ fn upstream(e: &ProviderError) -> ApiError {
 #[utoipa::path(get, path = "/oauth/google/callback", tag = "accounts", params(CallbackQuery),
     responses((status = 200, description = "Connected: a page telling the user to return to the app", content_type = "text/html"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 502, body = Problem, content_type = "application/problem+json")))]
 async fn google_callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response, ApiError> {
     let sync = sync(&state)?;
@@ -213,7 +214,7 @@ pub struct RemoteCalendarList {
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/calendars", tag = "accounts", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Account id")),
     responses((status = 200, body = RemoteCalendarList), (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 502, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, body = Problem, content_type = "application/problem+json"), (status = 502, body = Problem, content_type = "application/problem+json")))]
 async fn account_calendars(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -58,7 +58,7 @@ pub struct LinkList {
 #[utoipa::path(post, path = "/api/v1/links", tag = "links", request_body = LinkInput, security(("bearer" = [])),
     responses((status = 201, body = LinkView), (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_link(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -9,6 +9,7 @@ pub mod events;
 pub mod feeds;
 pub mod health;
 pub mod links;
+pub mod webhooks;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +18,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
         .merge(links::router())
+        .merge(webhooks::router())
         .merge(admin::router())
         .merge(calendars::router())
         .merge(events::router())

@@ -49,6 +49,8 @@ pub struct TestApp {
     pub db: TestDb,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Keeps the sync workers running while the app lives.
+    _workers: tokio::sync::watch::Sender<bool>,
 }
 
 impl TestApp {
@@ -63,16 +65,52 @@ impl TestApp {
     }
 
     pub async fn over(db: TestDb) -> Self {
+        Self::build(db, None).await
+    }
+
+    /// A server syncing with the Google emulator at `google` (its base URL), with workers on
+    /// `schedule`. With `push`, the server's own URL is public: the emulator's channels
+    /// notify it; without, links are polled.
+    pub async fn with_google(db: TestDb, google: &str, push: bool, schedule: calsync_engine::Schedule) -> Self {
+        Self::build(db, Some((google.to_owned(), push, schedule))).await
+    }
+
+    async fn build(db: TestDb, google: Option<(String, bool, calsync_engine::Schedule)>) -> Self {
         let store = db.open().await;
-        let (mut state, stop_streams) = AppState::new(store, Arc::new(SystemClock), Some(hash_token(ADMIN_TOKEN)));
+        let (mut state, stop_streams) =
+            AppState::new(store.clone(), Arc::new(SystemClock), Some(hash_token(ADMIN_TOKEN)));
         state.change_poll = std::time::Duration::from_millis(200);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+        if let Some((g, push, schedule)) = google {
+            use calsync_emulators::google::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+            let oauth = calsync_providers::oauth::OAuthClient {
+                auth_url: format!("{g}/o/oauth2/v2/auth"),
+                token_url: format!("{g}/token"),
+                revoke_url: format!("{g}/revoke"),
+                client_id: DEFAULT_CLIENT_ID.into(),
+                client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
+                redirect_uri: format!("{base}/oauth/google/callback"),
+                scopes: calsync_server::sync::GOOGLE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            };
+            let setup = calsync_server::sync::GoogleSetup {
+                oauth,
+                userinfo_url: format!("{g}/oauth2/v3/userinfo"),
+                api_root: format!("{g}/calendar/v3/"),
+            };
+            let sealer = Arc::new(calsync_engine::Sealer::from_hex(&"ab".repeat(32)).unwrap_or_else(|e| panic!("{e}")));
+            let public = push.then_some(base.as_str());
+            let sync = Arc::new(calsync_server::sync::SyncSetup::new(setup, sealer, Client::new(), public));
+            // Detached: they end when `stop_workers` is dropped or the test's runtime ends.
+            drop(sync.start_workers(&store, 2, schedule, &workers_stopped));
+            state.sync = Some(sync);
+        }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(calsync_server::serve(listener, state, stop_streams, async move {
             let _ = stopped.await;
         }));
-        Self { base, client: Client::new(), db, stop: Some(stop), server: Some(server) }
+        Self { base, client: Client::new(), db, stop: Some(stop), server: Some(server), _workers: stop_workers }
     }
 
     /// Begins a graceful shutdown.

@@ -51,6 +51,7 @@ CREATE TABLE links (
     UNIQUE (account_id, remote_calendar_id)
 );
 CREATE INDEX links_due ON links(due_at);
+CREATE UNIQUE INDEX links_by_channel ON links(channel_id) WHERE channel_id IS NOT NULL;
 
 CREATE TABLE event_links (
     link_id    BLOB NOT NULL REFERENCES links(id),

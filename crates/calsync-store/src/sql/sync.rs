@@ -6,7 +6,7 @@ use super::{
     millis, source, sqlx_rows, update_in, write_event,
 };
 use crate::StoreError;
-use crate::sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkState, PullOp, SyncStore};
+use crate::sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkChannel, LinkState, PullOp, SyncStore};
 use async_trait::async_trait;
 use calsync_core::sync::Content;
 use calsync_core::{AccountId, CalendarId, ChangeOp, Event, EventId, EventMeta, LinkId, Seq, Source, UserId};
@@ -17,7 +17,8 @@ use uuid::Uuid;
 macro_rules! link_cols {
     () => {
         "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, checkpoint, due_at, \
-         last_pull_at, last_push_at, last_error, last_error_at, failures"
+         last_pull_at, last_push_at, last_error, last_error_at, failures, channel_id, channel_token, \
+         channel_resource_id, channel_expires_at"
     };
 }
 
@@ -63,6 +64,17 @@ fn link_from_row(row: &DbRow) -> Result<Link, StoreError> {
         last_error: row.try_get("last_error")?,
         last_error_at: opt_millis(row.try_get("last_error_at")?)?,
         failures: row.try_get("failures")?,
+        channel: match (
+            row.try_get::<Option<String>, _>("channel_id")?,
+            row.try_get::<Option<String>, _>("channel_token")?,
+            row.try_get::<Option<String>, _>("channel_resource_id")?,
+            row.try_get::<Option<i64>, _>("channel_expires_at")?,
+        ) {
+            (Some(id), Some(token), Some(resource_id), Some(exp)) => {
+                Some(LinkChannel { id, token, resource_id, expires_at: millis(exp)? })
+            }
+            _ => None,
+        },
     })
 }
 
@@ -501,6 +513,43 @@ impl SyncStore for SqlStore {
             source(row.try_get::<String, _>("provider")?.as_str())?,
             row.try_get("verifier")?,
         )))
+    }
+
+    async fn set_channel(&self, link: LinkId, channel: Option<&LinkChannel>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE links SET channel_id = $2, channel_token = $3, channel_resource_id = $4, channel_expires_at = $5, \
+             last_message_number = NULL, updated_at = $6 WHERE id = $1",
+        )
+        .bind(link.as_uuid())
+        .bind(channel.map(|c| c.id.clone()))
+        .bind(channel.map(|c| c.token.clone()))
+        .bind(channel.map(|c| c.resource_id.clone()))
+        .bind(channel.map(|c| c.expires_at.as_millisecond()))
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn link_by_channel(&self, channel_id: &str) -> Result<Option<Link>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", link_cols!(), " FROM links WHERE channel_id = $1"))
+            .bind(channel_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    async fn accept_notification(&self, link: LinkId, channel_id: &str, number: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE links SET last_message_number = $3 WHERE id = $1 AND channel_id = $2 \
+             AND (last_message_number IS NULL OR last_message_number < $3)",
+        )
+        .bind(link.as_uuid())
+        .bind(channel_id)
+        .bind(number)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx_rows(&done) == 1)
     }
 
     async fn record_link_run(

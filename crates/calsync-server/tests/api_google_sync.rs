@@ -252,3 +252,47 @@ async fn forged_replayed_and_unknown_notifications_are_refused_and_change_nothin
         status_before["failures"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_stops_channels_revokes_the_grant_and_removes_only_imported_events_when_asked() {
+    let google = emulator().await;
+    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), true, quick(Duration::from_millis(200))).await;
+    let token = app.user("ada").await;
+    let calendar = app.calendar(&token, "Work").await;
+    connect_and_link(&app, &token, &calendar).await;
+    app.create_event(&token, meeting(&calendar, "Planned in the app")).await;
+    edit_in_google(&google, "Booked in Google").await;
+    eventually("both events are on both sides", || async {
+        local_titles(&app, &token, &calendar).await == ["Booked in Google", "Planned in the app"]
+            && google_titles(&google).await == ["Booked in Google", "Planned in the app"]
+    })
+    .await;
+
+    let accounts = app.get("/api/v1/accounts", &token).await;
+    let account = accounts.json["accounts"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let bye =
+        app.send(app.request(Method::DELETE, &format!("/api/v1/accounts/{account}?remove_events=true"), &token)).await;
+    assert_eq!(bye.status, 200, "{}", bye.json);
+    assert_eq!(bye.json["removed_events"], 1);
+    // Only what came from Google left the hub; Google itself keeps everything.
+    assert_eq!(local_titles(&app, &token, &calendar).await, ["Planned in the app"]);
+    assert_eq!(google_titles(&google).await, ["Booked in Google", "Planned in the app"]);
+    let state = app.get("/api/v1/accounts", &token).await.json["accounts"][0]["state"].clone();
+    assert_eq!(state, "disconnected");
+    assert_eq!(app.get("/api/v1/links", &token).await.json["links"], json!([]));
+    let channels: Value = reqwest::get(format!("{}/_emulator/channels", google.base_url()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(channels["channels"], json!([]), "the channel was stopped");
+    let snapshot: Value = reqwest::get(format!("{}/_emulator/snapshot", google.base_url()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let grants: Vec<&Value> = snapshot["refresh_tokens"].as_object().into_iter().flat_map(|m| m.values()).collect();
+    assert!(!grants.is_empty() && grants.iter().all(|g| g["revoked"] == true), "the grant was revoked: {grants:?}");
+}

@@ -183,6 +183,11 @@ pub trait SyncStore: crate::Store {
         remote_calendar_id: &str,
     ) -> Result<Link, StoreError>;
     async fn get_link(&self, user: UserId, id: LinkId) -> Result<Link, StoreError>;
+    /// Removes a link with its event links and conflicts. Returns the local events that were
+    /// linked (the caller may delete them). The local events themselves stay.
+    async fn delete_link(&self, user: UserId, id: LinkId) -> Result<Vec<EventId>, StoreError>;
+    /// Marks the account disconnected and forgets its sealed secret.
+    async fn disconnect_account(&self, user: UserId, id: AccountId) -> Result<(), StoreError>;
     async fn list_links(&self, user: UserId) -> Result<Vec<Link>, StoreError>;
 
     async fn event_link(&self, link: LinkId, event: EventId) -> Result<Option<EventLink>, StoreError>;

@@ -27,6 +27,42 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(google_callback))
         .routes(routes!(list_accounts))
         .routes(routes!(account_calendars))
+        .routes(routes!(disconnect_account))
+}
+
+/// Disconnects an account: ends its links (channels stopped, imported events kept or
+/// removed), revokes the grant at the provider, and forgets the sealed token.
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Account id"), crate::routes::links::RemoveQuery),
+    responses((status = 200, body = crate::routes::links::Removed), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn disconnect_account(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<AccountId>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<crate::routes::links::RemoveQuery>,
+) -> Result<Json<crate::routes::links::Removed>, ApiError> {
+    let account = state.store.get_account(user.id, id).await?;
+    let mut removed_events = 0;
+    for link in state.store.list_links(user.id).await?.into_iter().filter(|l| l.account_id == id) {
+        removed_events += crate::routes::links::unlink(&state, user.id, &link, q.remove_events).await?;
+    }
+    if let Some(sync) = &state.sync
+        && !account.secret.is_empty()
+    {
+        let context = secret_context(account.user_id, account.provider, &account.remote_user);
+        match sync.sealer.open(&account.secret, &context) {
+            Ok(refresh) => {
+                if let Err(e) = sync.google.oauth.revoke(&sync.http, &refresh).await {
+                    // The local side is gone either way; the user can revoke in their Google account.
+                    tracing::warn!(account = %id, error = %e, "could not revoke the grant at Google");
+                }
+            }
+            Err(e) => tracing::warn!(account = %id, error = %e, "the stored token cannot be opened; not revoked"),
+        }
+    }
+    state.store.disconnect_account(user.id, id).await?;
+    Ok(Json(crate::routes::links::Removed { removed_events }))
 }
 
 /// How long a user has to finish the consent screen.

@@ -15,7 +15,79 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_link, list_links)).routes(routes!(link_status))
+    OpenApiRouter::new()
+        .routes(routes!(create_link, list_links))
+        .routes(routes!(delete_link))
+        .routes(routes!(link_status))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    /// Also delete the local events this link imported from the provider (default: keep them).
+    #[serde(default)]
+    pub remove_events: bool,
+}
+
+/// Ends a link: stops its push channel, forgets the event links, and keeps (or removes) the
+/// events it imported. Nothing is deleted at the provider. Returns how many events were removed.
+pub(crate) async fn unlink(
+    state: &AppState,
+    user: calsync_core::UserId,
+    link: &Link,
+    remove_events: bool,
+) -> Result<usize, ApiError> {
+    if let (Some(channel), Some(sync)) = (&link.channel, &state.sync) {
+        let account = state.store.get_account(user, link.account_id).await?;
+        if let Ok(provider) = calsync_engine::Providers::for_account(&*sync.providers, &account) {
+            let c = calsync_providers::Channel {
+                id: channel.id.clone(),
+                resource_id: channel.resource_id.clone(),
+                token: channel.token.clone(),
+                expires_at_ms: channel.expires_at.as_millisecond(),
+            };
+            if let Err(e) = provider.unwatch(&c).await {
+                tracing::info!(link = %link.id, error = %e, "could not stop the channel; it expires on its own");
+            }
+        }
+    }
+    let events = state.store.delete_link(user, link.id).await?;
+    let mut removed = 0;
+    if remove_events {
+        let account = state.store.get_account(user, link.account_id).await?;
+        for id in events {
+            let Ok(event) = state.store.get_event(user, id).await else { continue };
+            if !event.is_deleted() && event.meta.source == account.provider {
+                state.store.delete_event(user, id, None, calsync_core::Source::Local).await?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            state.local_change(user).await;
+        }
+    }
+    Ok(removed)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Removed {
+    /// Local events deleted because they had been imported through the link.
+    pub removed_events: usize,
+}
+
+#[utoipa::path(delete, path = "/api/v1/links/{id}", tag = "links", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Link id"), RemoveQuery),
+    responses((status = 200, body = Removed), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete_link(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<LinkId>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<RemoveQuery>,
+) -> Result<Json<Removed>, ApiError> {
+    let link = state.store.get_link(user.id, id).await?;
+    let removed_events = unlink(&state, user.id, &link, q.remove_events).await?;
+    Ok(Json(Removed { removed_events }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

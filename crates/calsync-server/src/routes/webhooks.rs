@@ -50,6 +50,13 @@ async fn google_notification(State(state): State<AppState>, headers: HeaderMap) 
             ),
         ));
     };
+    if resource_state == "sync" {
+        // A channel's first message says only that it exists. It can arrive before the
+        // channel is stored (it is sent while the watch request is answered), so it is
+        // acknowledged without a lookup and has no effect.
+        state.metrics.webhook("sync");
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let Some(link) = state.store.link_by_channel(channel).await? else {
         return Err(reject("unknown_channel", ApiError::NotFound("no link has this channel".into())));
     };
@@ -59,11 +66,6 @@ async fn google_notification(State(state): State<AppState>, headers: HeaderMap) 
     }
     if !state.store.accept_notification(link.id, channel, number).await? {
         state.metrics.webhook("duplicate");
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    if resource_state == "sync" {
-        // The channel's first message: nothing changed yet.
-        state.metrics.webhook("sync");
         return Ok(StatusCode::NO_CONTENT);
     }
     let due = state.clock.now().checked_add(DEBOUNCE).unwrap_or_else(|_| state.clock.now());

@@ -266,6 +266,48 @@ impl SyncStore for SqlStore {
         link_from_row(&row)
     }
 
+    async fn delete_link(&self, user: UserId, id: LinkId) -> Result<Vec<EventId>, StoreError> {
+        let mut tx = self.begin().await?;
+        let owned = sqlx::query("SELECT 1 FROM links WHERE id = $1 AND user_id = $2")
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Err(StoreError::NotFound { what: "link", id: id.to_string() });
+        }
+        let events: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM event_links WHERE link_id = $1")
+            .bind(id.as_uuid())
+            .fetch_all(&mut *tx)
+            .await?;
+        for table in [
+            "DELETE FROM event_links WHERE link_id = $1",
+            "DELETE FROM conflicts WHERE link_id = $1",
+            "DELETE FROM links WHERE id = $1",
+        ] {
+            sqlx::query(table).bind(id.as_uuid()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(events.into_iter().map(EventId::from_uuid).collect())
+    }
+
+    async fn disconnect_account(&self, user: UserId, id: AccountId) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE accounts SET state = 'disconnected', secret = $3, lease_owner = NULL, lease_until = NULL, \
+             updated_at = $4 WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .bind(Vec::<u8>::new())
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        if sqlx_rows(&done) == 0 {
+            return Err(StoreError::NotFound { what: "account", id: id.to_string() });
+        }
+        Ok(())
+    }
+
     async fn list_links(&self, user: UserId) -> Result<Vec<Link>, StoreError> {
         let rows = sqlx::query(concat!("SELECT ", link_cols!(), " FROM links WHERE user_id = $1 ORDER BY id"))
             .bind(user.as_uuid())

@@ -4,12 +4,14 @@
 //! event is calsync-core's three-way `plan`; this crate does the IO around it.
 
 pub mod job;
+pub mod metrics;
 mod pull;
 mod push;
 pub mod sealer;
 pub mod worker;
 
 pub use job::{LinkRun, Schedule, run_link};
+pub use metrics::EngineMetrics;
 pub use pull::{PullSummary, pull};
 pub use push::{PushSummary, push};
 pub use sealer::{SealError, Sealer};

@@ -18,6 +18,9 @@ pub struct PushSummary {
     pub unchanged: usize,
     pub parked: usize,
     pub conflicts: usize,
+    /// Delay from the local change to the provider's write, summed (ms), over `lag_count` writes.
+    pub lag_ms_sum: u64,
+    pub lag_count: u64,
 }
 
 /// Outbox rows read per round trip.
@@ -38,7 +41,13 @@ pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -
                 skipped_to = Some(change.seq);
                 continue;
             }
+            let writes_before = summary.created + summary.updated + summary.deleted;
             push_one(store, provider, link, change.seq, change.event_id, &mut summary).await?;
+            if summary.created + summary.updated + summary.deleted > writes_before {
+                let lag = jiff::Timestamp::now().duration_since(change.at).as_millis();
+                summary.lag_ms_sum += u64::try_from(lag).unwrap_or(0);
+                summary.lag_count += 1;
+            }
             skipped_to = None;
         }
         if let Some(seq) = skipped_to {

@@ -93,6 +93,7 @@ pub struct Worker {
     pub owner: String,
     pub schedule: Schedule,
     pub lease: Duration,
+    pub metrics: Arc<crate::EngineMetrics>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -134,6 +135,13 @@ impl Worker {
             }
             let run =
                 run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, webhook.as_deref()).await?;
+            self.metrics.run(run.error.is_none());
+            if let Some(p) = &run.pull {
+                self.metrics.pulled(p);
+            }
+            if let Some(p) = &run.push {
+                self.metrics.pushed(p);
+            }
             if let Some(why) = run.needs_reauth() {
                 tracing::warn!(account = %account.id, error = why, "the account must be reconnected; its sync is paused");
                 self.store.set_account_state(account.id, AccountState::NeedsReauth, Some(why)).await?;

@@ -1,7 +1,7 @@
 //! What the server needs to sync with providers: the OAuth client, where the provider's API
 //! is, the key that seals refresh tokens, the connectors, and the workers.
 
-use calsync_engine::{GoogleProviders, Schedule, Sealer, Worker};
+use calsync_engine::{EngineMetrics, GoogleProviders, Schedule, Sealer, Worker};
 use calsync_providers::oauth::OAuthClient;
 use calsync_store::SyncStore;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ pub struct SyncSetup {
     pub providers: Arc<GoogleProviders>,
     /// Wakes idle workers (a local change, a new link, a notification).
     pub wake: Arc<Notify>,
+    pub metrics: Arc<EngineMetrics>,
 }
 
 impl SyncSetup {
@@ -45,7 +46,7 @@ impl SyncSetup {
             sealer.clone(),
             public_url.map(|u| format!("{}/webhooks/google", u.trim_end_matches('/'))),
         ));
-        Self { google, sealer, http, providers, wake: Arc::new(Notify::new()) }
+        Self { google, sealer, http, providers, wake: Arc::new(Notify::new()), metrics: Arc::default() }
     }
 
     /// Starts `count` workers; they stop when `stop` turns true.
@@ -65,6 +66,7 @@ impl SyncSetup {
                     owner: format!("{process}-{i}"),
                     schedule,
                     lease: LEASE,
+                    metrics: self.metrics.clone(),
                 };
                 tokio::spawn(worker.run(stop.clone(), self.wake.clone()))
             })

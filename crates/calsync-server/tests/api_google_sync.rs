@@ -161,9 +161,15 @@ async fn with_push_a_google_edit_arrives_by_notification_and_a_local_edit_reache
         local_titles(&app, &token, &calendar).await == ["Booked in Google", "Planned in the app"]
     })
     .await;
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await;
-    let metrics = metrics.unwrap_or_default();
-    assert!(metrics.contains("calsync_webhook_notifications_total{outcome=\"accepted\"}"), "{metrics}");
+    // Counters move when the link job finishes, just after its writes are visible.
+    eventually("the metrics count the notification, the pull and the push", || async {
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await;
+        let metrics = metrics.unwrap_or_default();
+        metrics.contains("calsync_webhook_notifications_total{outcome=\"accepted\"}")
+            && metrics.contains("calsync_sync_pushed_writes_total 1")
+            && metrics.contains("calsync_sync_pulled_changes_total 1")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,7 +43,11 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let depth = state.store.outbox_depth().await.ok();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(depth))
+    let mut text = state.metrics.render(depth);
+    if let Some(sync) = &state.sync {
+        text.push_str(&sync.metrics.render());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// This API's OpenAPI document (3.1), generated from the same route definitions as the router.

@@ -75,6 +75,7 @@ pub async fn run_link(
     schedule: &Schedule,
     webhook: Option<&str>,
 ) -> Result<LinkRun, SyncError> {
+    let started = Timestamp::now();
     let mut run = LinkRun::default();
     match pull(store, provider, link, source).await {
         Ok(s) => run.pull = Some(s),
@@ -113,7 +114,7 @@ pub async fn run_link(
     if let Some(e) = &error {
         tracing::warn!(link = %link.id, error = %e, retry_in = ?wait, "link job failed");
     }
-    store.record_link_run(link.id, run.pull.is_some(), run.push.is_some(), error.as_deref(), next).await?;
+    store.record_link_run(link.id, run.pull.is_some(), run.push.is_some(), error.as_deref(), next, started).await?;
     Ok(run)
 }
 

@@ -92,9 +92,8 @@ impl ApiError {
             }
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", "Request timed out"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable"),
-            Self::NotConfigured(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "not-configured", "Not configured on this server")
-            }
+            // 409: the server's configuration, not the request, is what is missing.
+            Self::NotConfigured(_) => (StatusCode::CONFLICT, "not-configured", "Not configured on this server"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", "The calendar provider failed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }

@@ -259,7 +259,9 @@ pub trait SyncStore: crate::Store {
     /// than the last one seen (a replay or a duplicate).
     async fn accept_notification(&self, link: LinkId, channel_id: &str, number: i64) -> Result<bool, StoreError>;
 
-    /// Records the outcome of a link job: success clears the error and failure count.
+    /// Records the outcome of a link job that began at `started_at`: success clears the
+    /// error and failure count; the link is next due at `next_due` — or at once when it was
+    /// marked due while the job ran (a notification must never be lost to a reschedule).
     async fn record_link_run(
         &self,
         link: LinkId,
@@ -267,5 +269,6 @@ pub trait SyncStore: crate::Store {
         pushed: bool,
         error: Option<&str>,
         next_due: Timestamp,
+        started_at: Timestamp,
     ) -> Result<(), StoreError>;
 }

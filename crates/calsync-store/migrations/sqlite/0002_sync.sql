@@ -41,6 +41,9 @@ CREATE TABLE links (
     last_message_number INTEGER,
     -- When the link job should run next (the account's lease makes sure one worker runs it).
     due_at              INTEGER NOT NULL,
+    -- When the link was last asked to run (a notification, a local change): a job that
+    -- started before that runs again instead of rescheduling far away.
+    marked_at           INTEGER,
     last_pull_at        INTEGER,
     last_push_at        INTEGER,
     last_error          TEXT,

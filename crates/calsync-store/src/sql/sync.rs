@@ -494,18 +494,24 @@ impl SyncStore for SqlStore {
     }
 
     async fn mark_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END WHERE id = $1")
-            .bind(link.as_uuid())
-            .bind(at.as_millisecond())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END, marked_at = $3 WHERE id = $1",
+        )
+        .bind(link.as_uuid())
+        .bind(at.as_millisecond())
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn mark_user_due(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END WHERE user_id = $1")
-            .bind(user.as_uuid())
-            .bind(at.as_millisecond())
+        sqlx::query(
+            "UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END, marked_at = $3 WHERE user_id = $1",
+        )
+        .bind(user.as_uuid())
+        .bind(at.as_millisecond())
+        .bind(self.now())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -601,10 +607,11 @@ impl SyncStore for SqlStore {
         pushed: bool,
         error: Option<&str>,
         next_due: Timestamp,
+        started_at: Timestamp,
     ) -> Result<(), StoreError> {
         let now = self.now();
         sqlx::query(
-            "UPDATE links SET due_at = $2, \
+            "UPDATE links SET due_at = CASE WHEN marked_at IS NOT NULL AND marked_at >= $7 THEN $6 ELSE $2 END, \
              last_pull_at = CASE WHEN $3 THEN $6 ELSE last_pull_at END, \
              last_push_at = CASE WHEN $4 THEN $6 ELSE last_push_at END, \
              last_error = CASE WHEN $5 IS NULL THEN last_error ELSE $5 END, \
@@ -619,6 +626,7 @@ impl SyncStore for SqlStore {
         .bind(pushed)
         .bind(error)
         .bind(now)
+        .bind(started_at.as_millisecond())
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -183,6 +183,8 @@ pub trait SyncStore: crate::Store {
         remote_calendar_id: &str,
     ) -> Result<Link, StoreError>;
     async fn get_link(&self, user: UserId, id: LinkId) -> Result<Link, StoreError>;
+    /// A link by id alone, for operators (`calsync sync --link`).
+    async fn find_link(&self, id: LinkId) -> Result<Link, StoreError>;
     /// Removes a link with its event links and conflicts. Returns the local events that were
     /// linked (the caller may delete them). The local events themselves stay.
     async fn delete_link(&self, user: UserId, id: LinkId) -> Result<Vec<EventId>, StoreError>;

@@ -70,6 +70,12 @@ enum Command {
     },
     /// Run sync workers only (no HTTP API): more processes sharing a PostgreSQL database.
     Worker,
+    /// Sync one link now, in the foreground, and print what happened.
+    Sync {
+        /// The link's id (from `GET /api/v1/links`).
+        #[arg(long)]
+        link: calsync_core::LinkId,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Run a local emulator of a calendar provider, for development and tests.
@@ -175,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
             run(&settings, state, stop_streams, None).await
         }
         Command::Worker => worker(&settings, store).await,
+        Command::Sync { link } => sync_now(&settings, store, link).await,
         Command::Demo { .. } => {
             // A local Google to sync with, so the demo shows the whole loop offline.
             let google = demo::google_emulator().await?;
@@ -203,6 +210,63 @@ async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -
         let _ = w.await;
     }
     Ok(())
+}
+
+/// `calsync sync --link ID`: one link job in the foreground, with a spinner and a summary.
+async fn sync_now(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>, id: calsync_core::LinkId) -> anyhow::Result<()> {
+    use calsync_engine::Providers;
+    let google = settings.google.as_ref().context("Google sync is not configured (google.client_id, google.client_secret)")?;
+    let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
+    let setup = sync::setup(settings, google, &base)?;
+    let link = store.find_link(id).await.with_context(|| format!("no link {id}"))?;
+    let account = store.get_account(link.user_id, link.account_id).await?;
+    anyhow::ensure!(
+        account.state == calsync_store::AccountState::Active,
+        "the account {} is {}: reconnect it first (POST /api/v1/accounts/google/connect)",
+        account.remote_user,
+        account.state.as_str()
+    );
+    let provider = setup.providers.for_account(&account).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    spinner.set_message(format!("syncing {} with {} ({})", link.calendar_id, link.remote_calendar_id, account.remote_user));
+    let webhook = setup.providers.webhook_url(&account);
+    let run = calsync_engine::run_link(
+        &*store,
+        &*provider,
+        &link,
+        account.provider,
+        &calsync_engine::Schedule::default(),
+        webhook.as_deref(),
+    )
+    .await?;
+    spinner.finish_and_clear();
+    if let Some(p) = &run.pull {
+        say(&format!(
+            "pulled: {} events read in {} pages; {} created, {} updated, {} deleted, {} conflicts, {} skipped{}",
+            p.remote_events,
+            p.pages,
+            p.created,
+            p.updated,
+            p.deleted,
+            p.conflicts,
+            p.skipped,
+            if p.resynced { " (full resync: the cursor had expired)" } else { "" }
+        ));
+    }
+    if let Some(p) = &run.push {
+        say(&format!(
+            "pushed: {} created, {} updated, {} deleted, {} unchanged, {} parked, {} conflicts",
+            p.created, p.updated, p.deleted, p.unchanged, p.parked, p.conflicts
+        ));
+    }
+    if let Some(why) = run.needs_reauth() {
+        store.set_account_state(account.id, calsync_store::AccountState::NeedsReauth, Some(why)).await?;
+    }
+    match run.error {
+        None => Ok(()),
+        Some(e) => Err(anyhow::anyhow!("the sync stopped: {e}")),
+    }
 }
 
 async fn run(

@@ -308,6 +308,15 @@ impl SyncStore for SqlStore {
         Ok(())
     }
 
+    async fn find_link(&self, id: LinkId) -> Result<Link, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", link_cols!(), " FROM links WHERE id = $1"))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "link", id: id.to_string() })?;
+        link_from_row(&row)
+    }
+
     async fn list_links(&self, user: UserId) -> Result<Vec<Link>, StoreError> {
         let rows = sqlx::query(concat!("SELECT ", link_cols!(), " FROM links WHERE user_id = $1 ORDER BY id"))
             .bind(user.as_uuid())

@@ -30,3 +30,22 @@ pub enum SyncError {
     #[error("the account's stored credentials cannot be read: {0}")]
     Secret(String),
 }
+
+/// The conflict record for a plan that ended in a conflict.
+pub(crate) fn conflict_record(
+    plan: &calsync_core::sync::Plan,
+    local: Option<&calsync_core::sync::Content>,
+    remote: Option<&calsync_core::sync::Content>,
+) -> calsync_store::NewConflict {
+    let (fields, reason) = match plan {
+        calsync_core::sync::Plan::Conflict { fields, reason } => (
+            fields
+                .iter()
+                .map(|f| serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+                .collect(),
+            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        ),
+        other => (Vec::new(), format!("{other:?}")),
+    };
+    calsync_store::NewConflict { local: local.cloned(), remote: remote.cloned(), fields, reason }
+}

@@ -218,11 +218,14 @@ fn decide(
         // Local deleted, remote unchanged: the outbox deletes it remotely.
         Plan::DeleteRemote => Vec::new(),
         Plan::Forget => vec![PullOp::Unlink { event_id: k.link.event_id }],
-        Plan::Conflict { fields, reason } => {
+        plan @ Plan::Conflict { .. } => {
             summary.conflicts += 1;
-            let error = format!("changed on both sides ({reason:?}: {fields:?}); waiting for a decision");
-            vec![PullOp::Link {
+            let conflict = crate::conflict_record(&plan, local, remote.map(|(c, _)| c));
+            let error =
+                format!("changed on both sides ({}: {:?}); waiting for a decision", conflict.reason, conflict.fields);
+            vec![PullOp::Conflict {
                 link: EventLink { state: EventLinkState::Conflict, error: Some(error), ..k.link.clone() },
+                conflict,
             }]
         }
     }
@@ -263,10 +266,11 @@ async fn adopt(
                 let ours = Content::of(&existing.draft.to_input());
                 return Ok(Some(match plan(None, Some(&ours), Some(&theirs)) {
                     Plan::NewBase { content } => PullOp::Link { link: new_link(id, content, EventLinkState::Ok, None) },
-                    _ => {
+                    other => {
                         summary.conflicts += 1;
                         let error = "first pairing found different content on both sides".to_owned();
-                        PullOp::Link { link: new_link(id, theirs, EventLinkState::Conflict, Some(error)) }
+                        let conflict = crate::conflict_record(&other, Some(&ours), Some(&theirs));
+                        PullOp::Conflict { link: new_link(id, theirs, EventLinkState::Conflict, Some(error)), conflict }
                     }
                 }));
             }

@@ -52,7 +52,7 @@ pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -
         }
         if let Some(seq) = skipped_to {
             // Rows of other calendars at the end of the batch: move past them in one write.
-            store.record_push(link.id, seq, None, None).await?;
+            store.record_push(link.id, seq, None, None, None).await?;
         }
         checkpoint = last;
     }
@@ -80,7 +80,7 @@ async fn push_one(
     match (existing, input) {
         (None, None) => {
             summary.unchanged += 1;
-            store.record_push(link.id, seq, None, None).await?;
+            store.record_push(link.id, seq, None, None, None).await?;
         }
         (None, Some(input)) => {
             let Some(event) = live else { return Ok(()) };
@@ -88,12 +88,12 @@ async fn push_one(
         }
         (Some(el), _) if el.state != EventLinkState::Ok => {
             summary.unchanged += 1;
-            store.record_push(link.id, seq, None, None).await?;
+            store.record_push(link.id, seq, None, None, None).await?;
         }
         (Some(el), None) => match provider.delete(cal, &el.remote_id, el.etag.as_deref()).await {
             Ok(()) => {
                 summary.deleted += 1;
-                store.record_push(link.id, seq, None, Some(event_id)).await?;
+                store.record_push(link.id, seq, None, Some(event_id), None).await?;
             }
             Err(ProviderError::PreconditionFailed) => {
                 let remote = provider.get(cal, &el.remote_id).await?;
@@ -104,10 +104,10 @@ async fn push_one(
                         let etag = remote.and_then(|r| r.etag);
                         provider.delete(cal, &el.remote_id, etag.as_deref()).await?;
                         summary.deleted += 1;
-                        store.record_push(link.id, seq, None, Some(event_id)).await?;
+                        store.record_push(link.id, seq, None, Some(event_id), None).await?;
                     }
-                    Plan::Forget => store.record_push(link.id, seq, None, Some(event_id)).await?,
-                    other => conflict(store, link, seq, &el, &other, summary).await?,
+                    Plan::Forget => store.record_push(link.id, seq, None, Some(event_id), None).await?,
+                    other => conflict(store, link, seq, &el, &other, None, theirs.as_ref(), summary).await?,
                 }
             }
             Err(ProviderError::Permanent { status, reason, message }) => {
@@ -120,7 +120,7 @@ async fn push_one(
             if local == el.base {
                 // Nothing the remote lacks: an echo of a pull, or a no-op write.
                 summary.unchanged += 1;
-                store.record_push(link.id, seq, None, None).await?;
+                store.record_push(link.id, seq, None, None, None).await?;
                 return Ok(());
             }
             let series = series_ref(store, link, &input).await?;
@@ -129,7 +129,7 @@ async fn push_one(
                 Ok(r) => {
                     summary.updated += 1;
                     let next = EventLink { etag: r.etag, base: local, ..el };
-                    store.record_push(link.id, seq, Some(&next), None).await?;
+                    store.record_push(link.id, seq, Some(&next), None, None).await?;
                 }
                 Err(ProviderError::PreconditionFailed | ProviderError::NotFound) => {
                     let remote = provider.get(cal, &el.remote_id).await?;
@@ -140,13 +140,19 @@ async fn push_one(
                             let r = provider.update(cal, &el.remote_id, etag.as_deref(), &write).await?;
                             summary.updated += 1;
                             store
-                                .record_push(link.id, seq, Some(&EventLink { etag: r.etag, base: content, ..el }), None)
+                                .record_push(
+                                    link.id,
+                                    seq,
+                                    Some(&EventLink { etag: r.etag, base: content, ..el }),
+                                    None,
+                                    None,
+                                )
                                 .await?;
                         }
                         Plan::NewBase { content } => {
                             let etag = remote.and_then(|r| r.etag);
                             store
-                                .record_push(link.id, seq, Some(&EventLink { etag, base: content, ..el }), None)
+                                .record_push(link.id, seq, Some(&EventLink { etag, base: content, ..el }), None, None)
                                 .await?;
                         }
                         // Merges and remote-only changes are the pull's job: leave this row for
@@ -158,7 +164,9 @@ async fn push_one(
                             }
                             .into());
                         }
-                        other => conflict(store, link, seq, &el, &other, summary).await?,
+                        other => {
+                            conflict(store, link, seq, &el, &other, Some(&local), theirs.as_ref(), summary).await?
+                        }
                     }
                 }
                 Err(ProviderError::Permanent { status, reason, message }) => {
@@ -196,7 +204,7 @@ async fn create(
     match provider.create(cal, &write).await {
         Ok(r) => {
             summary.created += 1;
-            store.record_push(link.id, seq, Some(&linked(&r, local)), None).await?;
+            store.record_push(link.id, seq, Some(&linked(&r, local)), None, None).await?;
         }
         Err(ProviderError::Duplicate) => {
             // A replay: our earlier create went through. Pair with it, then bring it up to date.
@@ -204,11 +212,11 @@ async fn create(
             let remote = provider.get(cal, &id).await?.ok_or(ProviderError::NotFound)?;
             let theirs = content_of(&remote).unwrap_or_else(|| local.clone());
             if theirs == local {
-                store.record_push(link.id, seq, Some(&linked(&remote, local)), None).await?;
+                store.record_push(link.id, seq, Some(&linked(&remote, local)), None, None).await?;
             } else {
                 let r = provider.update(cal, &remote.id, remote.etag.as_deref(), &write).await?;
                 summary.updated += 1;
-                store.record_push(link.id, seq, Some(&linked(&r, local)), None).await?;
+                store.record_push(link.id, seq, Some(&linked(&r, local)), None, None).await?;
             }
         }
         Err(ProviderError::NotFound) if write.series.is_some() => {
@@ -235,7 +243,7 @@ async fn park(
 ) -> Result<(), SyncError> {
     summary.parked += 1;
     let parked = EventLink { state: EventLinkState::Parked, error: Some(error), ..el };
-    store.record_push(link.id, seq, Some(&parked), None).await?;
+    store.record_push(link.id, seq, Some(&parked), None, None).await?;
     Ok(())
 }
 
@@ -260,7 +268,7 @@ async fn park_new(
         state: EventLinkState::Parked,
         error: Some(error),
     };
-    store.record_push(link.id, seq, Some(&parked), None).await?;
+    store.record_push(link.id, seq, Some(&parked), None, None).await?;
     Ok(())
 }
 
@@ -281,17 +289,21 @@ fn content_of(r: &RemoteEvent) -> Option<Content> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn conflict(
     store: &dyn SyncStore,
     link: &Link,
     seq: Seq,
     el: &EventLink,
     why: &Plan,
+    local: Option<&Content>,
+    remote: Option<&Content>,
     summary: &mut PushSummary,
 ) -> Result<(), SyncError> {
     summary.conflicts += 1;
-    let error = format!("changed on both sides; waiting for a decision ({why:?})");
+    let record = crate::conflict_record(why, local, remote);
+    let error = format!("changed on both sides; waiting for a decision ({})", record.reason);
     let marked = EventLink { state: EventLinkState::Conflict, error: Some(error), ..el.clone() };
-    store.record_push(link.id, seq, Some(&marked), None).await?;
+    store.record_push(link.id, seq, Some(&marked), None, Some(&record)).await?;
     Ok(())
 }

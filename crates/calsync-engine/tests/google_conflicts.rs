@@ -37,6 +37,15 @@ async fn the_same_field_edited_on_both_sides_is_a_conflict_and_neither_side_is_o
     let link = hub.event_link(event.id).await.unwrap_or_else(|| panic!("not linked"));
     assert_eq!(link.state, EventLinkState::Conflict);
     assert!(link.error.is_some());
+    // The record keeps both sides for the user's decision.
+    let conflicts = hub.store.open_conflicts(hub.link.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(conflicts.len(), 1);
+    let (event_id, record) = &conflicts[0];
+    assert_eq!(*event_id, event.id);
+    assert_eq!(record.fields, ["title"]);
+    assert_eq!(record.reason, "both_edited");
+    assert_eq!(record.local.as_ref().map(|c| c.title.as_str()), Some("Standup (app)"));
+    assert_eq!(record.remote.as_ref().map(|c| c.title.as_str()), Some("Standup (Google)"));
 
     hub.clear_requests().await;
     let pushed = hub.push().await;
@@ -63,6 +72,7 @@ async fn a_push_that_finds_the_same_field_edited_in_google_marks_a_conflict_inst
     // The outbox runs before any pull has seen Google's edit: the etag no longer matches.
     let pushed = hub.push().await;
     assert_eq!((pushed.updated, pushed.conflicts), (0, 1), "{pushed:?}");
+    assert_eq!(hub.store.open_conflicts(hub.link.id).await.map(|c| c.len()).unwrap_or(0), 1);
     assert_eq!(remote(&hub, &remote_id).await["summary"], "Standup (Google)");
     assert_eq!(hub.local(event.id).await.draft.title(), "Standup (app)");
     assert_eq!(hub.event_link(event.id).await.map(|l| l.state), Some(EventLinkState::Conflict));

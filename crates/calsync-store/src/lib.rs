@@ -31,7 +31,9 @@ mod url;
 
 pub use error::StoreError;
 pub use store::{NewEvent, Store, TokenHash, User};
-pub use sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkChannel, LinkState, PullOp, SyncStore};
+pub use sync::{
+    Account, AccountState, EventLink, EventLinkState, Link, LinkChannel, LinkState, NewConflict, PullOp, SyncStore,
+};
 pub use url::{DatabaseUrl, open};
 
 #[cfg(feature = "testing")]

@@ -131,6 +131,16 @@ pub struct EventLink {
     pub error: Option<String>,
 }
 
+/// What a conflict record keeps: both sides' content (`None`: deleted there), the fields
+/// that clash and why, next to the base the event link holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConflict {
+    pub local: Option<Content>,
+    pub remote: Option<Content>,
+    pub fields: Vec<String>,
+    pub reason: String,
+}
+
 /// A change a pull applies to the hub, with the event link that results.
 #[derive(Debug, Clone)]
 pub enum PullOp {
@@ -144,6 +154,8 @@ pub enum PullOp {
     Link { link: EventLink },
     /// Forget the event link (both sides deleted).
     Unlink { event_id: EventId },
+    /// Pause the event on this link (its event link in state Conflict) and record why.
+    Conflict { link: EventLink, conflict: NewConflict },
 }
 
 /// The sync engine's storage.
@@ -216,7 +228,10 @@ pub trait SyncStore: crate::Store {
         seq: Seq,
         event_link: Option<&EventLink>,
         unlink: Option<EventId>,
+        conflict: Option<&NewConflict>,
     ) -> Result<(), StoreError>;
+    /// Open conflicts of a link (resolution comes with the conflicts API).
+    async fn open_conflicts(&self, link: LinkId) -> Result<Vec<(EventId, NewConflict)>, StoreError>;
 
     /// Forgets the cursor (after the provider declared it dead) so the next pull lists all.
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError>;

@@ -6,7 +6,9 @@ use super::{
     millis, source, sqlx_rows, update_in, write_event,
 };
 use crate::StoreError;
-use crate::sync::{Account, AccountState, EventLink, EventLinkState, Link, LinkChannel, LinkState, PullOp, SyncStore};
+use crate::sync::{
+    Account, AccountState, EventLink, EventLinkState, Link, LinkChannel, LinkState, NewConflict, PullOp, SyncStore,
+};
 use async_trait::async_trait;
 use calsync_core::sync::Content;
 use calsync_core::{AccountId, CalendarId, ChangeOp, Event, EventId, EventMeta, LinkId, Seq, Source, UserId};
@@ -112,6 +114,29 @@ async fn put_event_link(tx: &mut Tx, l: &EventLink, now: i64) -> Result<(), Stor
     .bind(l.state.as_str())
     .bind(&l.error)
     .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn put_conflict(tx: &mut Tx, l: &EventLink, c: &NewConflict, now: i64) -> Result<(), StoreError> {
+    let json =
+        |v: Option<&Content>| v.map(serde_json::to_string).transpose().map_err(|e| corrupt("conflict", l.event_id, e));
+    let fields = serde_json::to_string(&c.fields).map_err(|e| corrupt("conflict", l.event_id, e))?;
+    sqlx::query(
+        "INSERT INTO conflicts (id, user_id, link_id, event_id, base, local, remote, fields, reason, created_at) \
+         SELECT $1, user_id, id, $2, $3, $4, $5, $6, $7, $8 FROM links WHERE id = $9 \
+         ON CONFLICT (link_id, event_id) WHERE resolved_at IS NULL DO NOTHING",
+    )
+    .bind(calsync_core::ConflictId::new().as_uuid())
+    .bind(l.event_id.as_uuid())
+    .bind(json(Some(&l.base))?)
+    .bind(json(c.local.as_ref())?)
+    .bind(json(c.remote.as_ref())?)
+    .bind(fields)
+    .bind(&c.reason)
+    .bind(now)
+    .bind(l.link_id.as_uuid())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -393,6 +418,10 @@ impl SyncStore for SqlStore {
                 }
                 PullOp::Link { link: l } => put_event_link(&mut tx, &l, now).await?,
                 PullOp::Unlink { event_id } => drop_event_link(&mut tx, link, event_id).await?,
+                PullOp::Conflict { link: l, conflict } => {
+                    put_event_link(&mut tx, &l, now).await?;
+                    put_conflict(&mut tx, &l, &conflict, now).await?;
+                }
             }
         }
         if let Some(c) = cursor {
@@ -416,11 +445,15 @@ impl SyncStore for SqlStore {
         seq: Seq,
         event_link: Option<&EventLink>,
         unlink: Option<EventId>,
+        conflict: Option<&NewConflict>,
     ) -> Result<(), StoreError> {
         let now = self.now();
         let mut tx = self.begin().await?;
         if let Some(l) = event_link {
             put_event_link(&mut tx, l, now).await?;
+            if let Some(c) = conflict {
+                put_conflict(&mut tx, l, c, now).await?;
+            }
         }
         if let Some(e) = unlink {
             drop_event_link(&mut tx, link, e).await?;
@@ -436,6 +469,36 @@ impl SyncStore for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn open_conflicts(&self, link: LinkId) -> Result<Vec<(EventId, NewConflict)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, local, remote, fields, reason FROM conflicts WHERE link_id = $1 AND resolved_at IS NULL \
+             ORDER BY created_at",
+        )
+        .bind(link.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let event = EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?);
+                let content = |col: &str| -> Result<Option<Content>, StoreError> {
+                    row.try_get::<Option<String>, _>(col)?
+                        .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("conflict", event, e)))
+                        .transpose()
+                };
+                let fields: String = row.try_get("fields")?;
+                Ok((
+                    event,
+                    NewConflict {
+                        local: content("local")?,
+                        remote: content("remote")?,
+                        fields: serde_json::from_str(&fields).map_err(|e| corrupt("conflict", event, e))?,
+                        reason: row.try_get("reason")?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError> {

@@ -133,8 +133,16 @@ impl Worker {
                 tracing::warn!(account = %account.id, "lost the account's lease; stopping");
                 break;
             }
-            let run =
-                run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, webhook.as_deref()).await?;
+            // The lease is kept alive while the job runs; if it is lost anyway (this worker
+            // stalled), the job stops at once: another worker owns the account now.
+            let job = run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, webhook.as_deref());
+            let run = tokio::select! {
+                run = job => run?,
+                () = self.hold_lease(account.id) => {
+                    tracing::warn!(account = %account.id, link = %link.id, "lost the account's lease mid-job; stopping");
+                    break;
+                }
+            };
             self.metrics.run(run.error.is_none());
             if let Some(p) = &run.pull {
                 self.metrics.pulled(p);
@@ -151,6 +159,19 @@ impl Worker {
             runs.push(run);
         }
         Ok(runs)
+    }
+
+    /// Renews the account's lease every third of its length; returns only when it is lost.
+    async fn hold_lease(&self, account: AccountId) {
+        loop {
+            tokio::time::sleep(self.lease / 3).await;
+            match self.store.renew_lease(account, &self.owner, later(self.lease)).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                // A database hiccup: try again at the next beat; the lease has two more.
+                Err(e) => tracing::warn!(%account, error = %e, "could not renew the lease"),
+            }
+        }
     }
 
     /// Runs until `stop` turns true: works while there is work, otherwise waits for `wake`

@@ -213,9 +213,14 @@ async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -
 }
 
 /// `calsync sync --link ID`: one link job in the foreground, with a spinner and a summary.
-async fn sync_now(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>, id: calsync_core::LinkId) -> anyhow::Result<()> {
+async fn sync_now(
+    settings: &Settings,
+    store: Arc<dyn calsync_store::SyncStore>,
+    id: calsync_core::LinkId,
+) -> anyhow::Result<()> {
     use calsync_engine::Providers;
-    let google = settings.google.as_ref().context("Google sync is not configured (google.client_id, google.client_secret)")?;
+    let google =
+        settings.google.as_ref().context("Google sync is not configured (google.client_id, google.client_secret)")?;
     let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
     let setup = sync::setup(settings, google, &base)?;
     let link = store.find_link(id).await.with_context(|| format!("no link {id}"))?;
@@ -229,7 +234,10 @@ async fn sync_now(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>,
     let provider = setup.providers.for_account(&account).map_err(|e| anyhow::anyhow!("{e}"))?;
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-    spinner.set_message(format!("syncing {} with {} ({})", link.calendar_id, link.remote_calendar_id, account.remote_user));
+    spinner.set_message(format!(
+        "syncing {} with {} ({})",
+        link.calendar_id, link.remote_calendar_id, account.remote_user
+    ));
     let webhook = setup.providers.webhook_url(&account);
     let run = calsync_engine::run_link(
         &*store,

@@ -15,7 +15,7 @@ use calsync_emulators::google::{Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 use calsync_providers::google::GoogleProvider;
 use calsync_providers::oauth::{AccessTokens, OAuthClient};
 use calsync_store::testing::TestDb;
-use calsync_store::{NewEvent, SyncStore, TokenHash};
+use calsync_store::{NewEvent, TokenHash};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ fn remote_event(i: usize) -> Value {
         "start": {"dateTime": format!("2027-{month:02}-{day:02}T{hour:02}:00:00"), "timeZone": "Europe/Berlin"},
         "end": {"dateTime": format!("2027-{month:02}-{day:02}T{hour:02}:45:00"), "timeZone": "Europe/Berlin"},
     });
-    if i % (EVENTS / SERIES) == 0 {
+    if i.is_multiple_of(EVENTS / SERIES) {
         v["recurrence"] = json!(["RRULE:FREQ=WEEKLY;COUNT=10"]);
     }
     v

@@ -91,8 +91,22 @@ async fn plan_pull(
     full: bool,
     summary: &mut PullSummary,
 ) -> Result<Vec<PullOp>, SyncError> {
-    let links = store.event_links(link.id).await?;
-    let mut by_remote: HashMap<String, EventLink> = links.into_iter().map(|l| (l.remote_id.clone(), l)).collect();
+    // A full listing reconciles against every event link; a delta needs only its own (and
+    // its series'), which keeps a one-event delta cheap on a big calendar.
+    let mut by_remote: HashMap<String, EventLink> = HashMap::new();
+    if full {
+        by_remote.extend(store.event_links(link.id).await?.into_iter().map(|l| (l.remote_id.clone(), l)));
+    } else {
+        for e in &events {
+            for id in std::iter::once(&e.id).chain(e.series.as_ref().map(|s| &s.series_remote_id)) {
+                if !by_remote.contains_key(id)
+                    && let Some(l) = store.event_link_by_remote(link.id, id).await?
+                {
+                    by_remote.insert(id.clone(), l);
+                }
+            }
+        }
+    }
     // Series first, so their exceptions find them.
     events.sort_by_key(|e| e.series.is_some());
     let series_inputs: HashMap<String, EventInput> = events

@@ -307,3 +307,77 @@ fn the_google_emulator_refuses_a_time_zone_that_does_not_exist() {
     assert!(!status.success(), "exit status {status:?}; stderr: {stderr}");
     assert!(stderr.contains("--time-zone") && stderr.contains("Mars/Olympus"), "{stderr}");
 }
+
+/// What an operator does to sync one link by hand: serve, connect an account and link a
+/// calendar through the API, stop, then `calsync sync --link` brings in a change made in
+/// Google meanwhile.
+#[test]
+fn sync_link_runs_one_link_job_in_the_foreground_and_says_what_it_did() {
+    let dir = TempDir::new();
+    let mut emulator_cmd = calsync();
+    emulator_cmd.args(["emulate", "google", "--listen", "127.0.0.1:0", "--auto-approve"]);
+    let emulator = Running::start(emulator_cmd);
+    let google =
+        emulator.read_until(Duration::from_secs(60), |line| line.split_whitespace().find_map(loopback_base_url));
+    let config = dir.0.join("calsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "encryption_key = \"{key}\"\n[google]\nclient_id = \"emulator-client.apps.googleusercontent.com\"\n\
+             client_secret = \"emulator-secret\"\nauth_url = \"{google}/o/oauth2/v2/auth\"\ntoken_url = \"{google}/token\"\n\
+             revoke_url = \"{google}/revoke\"\nuserinfo_url = \"{google}/oauth2/v3/userinfo\"\napi_root = \"{google}/calendar/v3/\"\n",
+            key = "0f".repeat(32)
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let admin = "admin-token-for-the-cli-test";
+    let with_config = |cmd: &mut Command| {
+        cmd.args(["--config", &config.display().to_string(), "--database-url", &dir.db_url()]);
+    };
+    let mut serve_cmd = calsync();
+    with_config(&mut serve_cmd);
+    serve_cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-token", admin]);
+    let mut server = Running::start(serve_cmd);
+    let base = format!("http://{}", address_in(&server.wait_for("calsync is serving")));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let link = runtime.block_on(async {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| panic!("{e}"));
+        let json = |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.unwrap_or_else(|e| panic!("{e}")) };
+        let user = json(http.post(format!("{base}/api/v1/admin/users")).bearer_auth(admin).json(&serde_json::json!({"name": "ada"})).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let token = user["token"].as_str().unwrap_or_else(|| panic!("no token: {user}")).to_owned();
+        let cal = json(http.post(format!("{base}/api/v1/calendars")).bearer_auth(&token).json(&serde_json::json!({"name": "Work", "time_zone": "Europe/Berlin"})).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let start = json(http.post(format!("{base}/api/v1/accounts/google/connect")).bearer_auth(&token).json(&serde_json::json!({})).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let consent = http.get(start["authorization_url"].as_str().unwrap_or_default()).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let callback = consent.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(http.get(&callback).send().await.map(|r| r.status().as_u16()).unwrap_or(0), 200, "callback {callback}");
+        let accounts = json(http.get(format!("{base}/api/v1/accounts")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let link = json(http.post(format!("{base}/api/v1/links")).bearer_auth(&token)
+            .json(&serde_json::json!({"account_id": accounts["accounts"][0]["id"], "calendar_id": cal["id"], "remote_calendar_id": "user@example.com"}))
+            .send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        link["id"].as_str().unwrap_or_else(|| panic!("no link: {link}")).to_owned()
+    });
+    assert!(server.terminate().success());
+
+    // While calsync is down, someone books a meeting in Google.
+    runtime.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{google}/_emulator/users/user@example.com/calendars/primary/events"))
+            .json(&serde_json::json!({"summary": "Booked while calsync was down",
+                "start": {"dateTime": "2026-06-01T10:00:00+02:00", "timeZone": "Europe/Berlin"},
+                "end": {"dateTime": "2026-06-01T11:00:00+02:00", "timeZone": "Europe/Berlin"}}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.status().is_success());
+    });
+    let mut sync_cmd = calsync();
+    with_config(&mut sync_cmd);
+    sync_cmd.args(["sync", "--link", &link]);
+    let out = sync_cmd.output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sync failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("pulled:") && stdout.contains("1 created"), "{stdout}");
+    assert!(stdout.contains("pushed:"), "{stdout}");
+    drop(emulator);
+}

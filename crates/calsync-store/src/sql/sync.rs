@@ -389,10 +389,13 @@ impl SyncStore for SqlStore {
         let mut tx = self.begin().await?;
         lock_user(&mut tx, user).await?;
         let mut written = Vec::new();
+        let mut known_calendars = std::collections::HashSet::new();
         for op in ops {
             match op {
                 PullOp::Create { id, draft, link: l } => {
-                    check_calendar(&mut tx, user, draft.calendar_id()).await?;
+                    if known_calendars.insert(draft.calendar_id()) {
+                        check_calendar(&mut tx, user, draft.calendar_id()).await?;
+                    }
                     check_series(&mut tx, user, id, &draft).await?;
                     let event = Event { id, draft, meta: EventMeta::created(at, origin) };
                     write_event(&mut tx, user, &event, true).await?;

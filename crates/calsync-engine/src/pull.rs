@@ -327,16 +327,8 @@ async fn adopt(
             }
         }
     }
+    // The content as it will be stored (a stub now has its series' content).
     let theirs = Content::of(&input);
-    let new_link = |event_id: EventId, base: Content, state: EventLinkState, error: Option<String>| EventLink {
-        link_id: link.id,
-        event_id,
-        remote_id: remote.id.clone(),
-        etag: remote.etag.clone(),
-        base,
-        state,
-        error,
-    };
     let id = local_id.unwrap_or_default();
     match EventDraft::parse(input) {
         Ok(draft) => {

@@ -191,6 +191,11 @@ async fn create(
     let cal = link.remote_calendar_id.as_str();
     let local = Content::of(input);
     let series = series_ref(store, link, input).await?;
+    if input.recurring_event_id.is_some() && series.is_none() {
+        // Without its series at the provider an exception would become a stray single event.
+        let error = "the series of this exception is not at the provider (parked or not synced)".to_owned();
+        return park_new(store, link, seq, event.id, local, error, summary).await;
+    }
     let write = EventWrite { local_id: event.id, input, series: series.as_ref() };
     let linked = |r: &RemoteEvent, base: Content| EventLink {
         link_id: link.id,
@@ -278,7 +283,7 @@ async fn series_ref(store: &dyn SyncStore, link: &Link, input: &EventInput) -> R
     let (Some(series), Some(original_start)) = (input.recurring_event_id, input.original_start.clone()) else {
         return Ok(None);
     };
-    let master = store.event_link(link.id, series).await?;
+    let master = store.event_link(link.id, series).await?.filter(|m| m.state != EventLinkState::Parked);
     Ok(master.map(|m| SeriesRef { series_remote_id: m.remote_id, original_start }))
 }
 

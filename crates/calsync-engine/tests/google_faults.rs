@@ -160,3 +160,39 @@ async fn a_delete_google_refuses_for_good_is_parked_and_the_rest_of_the_queue_go
     assert!(hub.remote_event(&remote_id_for(next.id)).await.is_some());
     assert_eq!(hub.outbox_left().await, 0);
 }
+
+#[tokio::test]
+async fn an_exception_whose_series_google_refused_is_parked_not_created_as_a_stray_event() {
+    let hub = hub().await;
+    hub.pull().await;
+    let series = hub
+        .create_local(json!({
+            "title": "Weekly review",
+            "start": {"date_time": "2026-05-04T09:00:00", "time_zone": "Europe/Berlin"},
+            "end": {"date_time": "2026-05-04T10:00:00", "time_zone": "Europe/Berlin"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=5"],
+        }))
+        .await;
+    let exception = hub
+        .create_local(json!({
+            "title": "Weekly review (moved)",
+            "start": {"date_time": "2026-05-11T11:00:00", "time_zone": "Europe/Berlin"},
+            "end": {"date_time": "2026-05-11T12:00:00", "time_zone": "Europe/Berlin"},
+            "recurring_event_id": series.id,
+            "original_start": {"date_time": "2026-05-11T09:00:00", "time_zone": "Europe/Berlin"},
+        }))
+        .await;
+    // Google refuses the series for good.
+    hub.control(
+        reqwest::Method::POST,
+        "/_emulator/faults",
+        json!({"status": 400, "reason": "invalid", "count": 1, "method": "POST", "path": "/events"}),
+    )
+    .await;
+    let pushed = hub.push().await;
+    assert_eq!((pushed.created, pushed.parked), (0, 2), "{pushed:?}");
+    for id in [series.id, exception.id] {
+        assert_eq!(hub.event_link(id).await.map(|l| l.state), Some(EventLinkState::Parked));
+    }
+    assert!(hub.live_remote_events().await.is_empty(), "nothing stray reached Google");
+}

@@ -43,15 +43,16 @@ impl GoogleProvider {
         format!("{}calendars/{}/events", self.api_root, segment(calendar))
     }
 
-    /// Sends with a valid access token; on 401 refreshes once and repeats.
-    async fn send(
+    /// Sends with a valid access token (on 401 refreshes once and repeats), and turns any
+    /// non-2xx answer into an error.
+    async fn call(
         &self,
         method: Method,
         url: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
         if_match: Option<&str>,
-    ) -> Result<Answer, ProviderError> {
+    ) -> Result<Value, ProviderError> {
         let mut forced = false;
         loop {
             let token = self.tokens.get(&self.http, forced).await?;
@@ -77,24 +78,9 @@ impl GoogleProvider {
             }
             let body =
                 if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-            return Ok(Answer { status, retry_after, body });
+            let answer = Answer { status, retry_after, body };
+            return if status.is_success() { Ok(answer.body) } else { Err(classify(&answer)) };
         }
-    }
-
-    /// Sends, and turns any non-2xx answer into an error.
-    async fn call(
-        &self,
-        method: Method,
-        url: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-        if_match: Option<&str>,
-    ) -> Result<Value, ProviderError> {
-        let a = self.send(method, url, query, body, if_match).await?;
-        if a.status.is_success() {
-            return Ok(a.body);
-        }
-        Err(classify(&a))
     }
 }
 

@@ -26,12 +26,14 @@ pub struct PullSummary {
     pub empty_listing_guarded: bool,
 }
 
-/// Reads every page of a listing.
+/// Reads every page of a listing; a full listing records how far it got on the link.
 async fn read_all(
+    store: &dyn SyncStore,
     provider: &dyn Provider,
-    calendar: &str,
+    link: &Link,
     cursor: Option<&str>,
-) -> Result<(Vec<RemoteEvent>, String, usize), ProviderError> {
+) -> Result<(Vec<RemoteEvent>, String, usize), SyncError> {
+    let calendar = link.remote_calendar_id.as_str();
     let mut events = Vec::new();
     let mut page: Option<String> = None;
     let mut pages = 0;
@@ -39,6 +41,9 @@ async fn read_all(
         let p = provider.list(calendar, cursor, page.as_deref()).await?;
         pages += 1;
         events.extend(p.events);
+        if cursor.is_none() {
+            store.set_listing_progress(link.id, Some(i64::try_from(events.len()).unwrap_or(i64::MAX))).await?;
+        }
         match p.next {
             PageNext::More(t) => page = Some(t),
             PageNext::Done(c) => return Ok((events, c, pages)),
@@ -55,19 +60,19 @@ pub async fn pull(
 ) -> Result<PullSummary, SyncError> {
     let mut summary = PullSummary::default();
     let (events, cursor, pages, full) = match link.cursor.as_deref() {
-        Some(c) => match read_all(provider, &link.remote_calendar_id, Some(c)).await {
+        Some(c) => match read_all(store, provider, link, Some(c)).await {
             Ok((e, next, p)) => (e, next, p, false),
-            Err(ProviderError::CursorExpired) => {
+            Err(SyncError::Provider(ProviderError::CursorExpired)) => {
                 tracing::info!(link = %link.id, "sync cursor expired: full resync");
                 summary.resynced = true;
                 store.reset_cursor(link.id).await?;
-                let (e, next, p) = read_all(provider, &link.remote_calendar_id, None).await?;
+                let (e, next, p) = read_all(store, provider, link, None).await?;
                 (e, next, p, true)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         },
         None => {
-            let (e, next, p) = read_all(provider, &link.remote_calendar_id, None).await?;
+            let (e, next, p) = read_all(store, provider, link, None).await?;
             (e, next, p, true)
         }
     };

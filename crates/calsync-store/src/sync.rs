@@ -85,6 +85,8 @@ pub struct Link {
     pub state: LinkState,
     pub cursor: Option<String>,
     pub cursor_at: Option<Timestamp>,
+    /// Remote events read so far by a full listing in progress (`None` when none runs).
+    pub listing_read: Option<i64>,
     pub checkpoint: Seq,
     pub due_at: Timestamp,
     pub last_pull_at: Option<Timestamp>,
@@ -232,6 +234,9 @@ pub trait SyncStore: crate::Store {
     ) -> Result<(), StoreError>;
     /// Open conflicts of a link (resolution comes with the conflicts API).
     async fn open_conflicts(&self, link: LinkId) -> Result<Vec<(EventId, NewConflict)>, StoreError>;
+
+    /// Records how far a full listing has read (`None`: it finished).
+    async fn set_listing_progress(&self, link: LinkId, read: Option<i64>) -> Result<(), StoreError>;
 
     /// Forgets the cursor (after the provider declared it dead) so the next pull lists all.
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError>;

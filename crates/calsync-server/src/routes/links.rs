@@ -172,6 +172,8 @@ pub struct LinkStatus {
     pub oldest_pending_secs: Option<i64>,
     /// Age of the provider cursor, in seconds (`null` before the import finished).
     pub cursor_age_secs: Option<i64>,
+    /// While an import (or a full resync) reads the remote calendar: events read so far.
+    pub listing_read: Option<i64>,
     pub last_error: Option<String>,
     #[schema(value_type = Option<String>)]
     pub last_error_at: Option<jiff::Timestamp>,
@@ -214,6 +216,7 @@ async fn link_status(
         outbox_depth: pending.len(),
         oldest_pending_secs: pending.first().map(|c| age(c.at)),
         cursor_age_secs: link.cursor_at.map(age),
+        listing_read: link.listing_read,
         last_error: link.last_error.or(account.last_error),
         last_error_at: link.last_error_at,
         failures: link.failures,

@@ -32,6 +32,8 @@ CREATE TABLE links (
     -- The provider's change cursor (Google sync token); NULL until the import finished.
     cursor              TEXT,
     cursor_at           BIGINT,
+    -- Remote events read so far by a full listing in progress (the import's progress).
+    listing_read        BIGINT,
     -- The last change-log seq pushed to this link (the outbox checkpoint).
     checkpoint          BIGINT NOT NULL,
     channel_id          TEXT,

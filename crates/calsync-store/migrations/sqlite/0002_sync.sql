@@ -32,6 +32,8 @@ CREATE TABLE links (
     -- The provider's change cursor (Google sync token); NULL until the import finished.
     cursor              TEXT,
     cursor_at           INTEGER,
+    -- Remote events read so far by a full listing in progress (the import's progress).
+    listing_read        INTEGER,
     -- The last change-log seq pushed to this link (the outbox checkpoint).
     checkpoint          INTEGER NOT NULL,
     channel_id          TEXT,

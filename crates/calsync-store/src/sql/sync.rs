@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 macro_rules! link_cols {
     () => {
-        "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, checkpoint, due_at, \
+        "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, listing_read, checkpoint, due_at, \
          last_pull_at, last_push_at, last_error, last_error_at, failures, channel_id, channel_token, \
          channel_resource_id, channel_expires_at"
     };
@@ -59,6 +59,7 @@ fn link_from_row(row: &DbRow) -> Result<Link, StoreError> {
         state: LinkState::parse(&state).ok_or_else(|| corrupt("link", id, format!("state {state:?}")))?,
         cursor: row.try_get("cursor")?,
         cursor_at: opt_millis(row.try_get("cursor_at")?)?,
+        listing_read: row.try_get("listing_read")?,
         checkpoint: row.try_get("checkpoint")?,
         due_at: millis(row.try_get("due_at")?)?,
         last_pull_at: opt_millis(row.try_get("last_pull_at")?)?,
@@ -429,8 +430,8 @@ impl SyncStore for SqlStore {
         }
         if let Some(c) = cursor {
             sqlx::query(
-                "UPDATE links SET cursor = $2, cursor_at = $3, state = CASE WHEN state = 'importing' THEN 'active' \
-                 ELSE state END, last_pull_at = $3, updated_at = $3 WHERE id = $1",
+                "UPDATE links SET cursor = $2, cursor_at = $3, listing_read = NULL, state = CASE WHEN state = 'importing' \
+                 THEN 'active' ELSE state END, last_pull_at = $3, updated_at = $3 WHERE id = $1",
             )
             .bind(link.as_uuid())
             .bind(c)
@@ -502,6 +503,15 @@ impl SyncStore for SqlStore {
                 ))
             })
             .collect()
+    }
+
+    async fn set_listing_progress(&self, link: LinkId, read: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE links SET listing_read = $2 WHERE id = $1")
+            .bind(link.as_uuid())
+            .bind(read)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@
 
 use crate::{PullSummary, PushSummary, SyncError, pull, push};
 use calsync_core::Source;
-use calsync_providers::{Channel, Provider, ProviderError};
+use calsync_providers::{Provider, ProviderError};
 use calsync_store::{Link, LinkChannel, SyncStore};
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
@@ -90,18 +90,24 @@ pub async fn run_link(
         }
     }
     let mut has_push = false;
+    let mut catch_up = false;
     if run.error.is_none()
         && let Some(address) = webhook
     {
         let current = store.get_link(link.user_id, link.id).await?;
         match channel_upkeep(store, provider, &current, address).await {
-            Ok(live) => has_push = live,
+            Ok(Channel::Kept) => has_push = true,
+            // Changes made between this job's pull and the channel's start notify nobody:
+            // one more pull right away closes that gap.
+            Ok(Channel::Opened) => (has_push, catch_up) = (true, true),
+            Ok(Channel::None) => {}
             // Push is an optimisation: without it the link is polled more often.
             Err(e) => tracing::warn!(link = %link.id, error = %e, "could not renew the push channel; polling instead"),
         }
     }
     let now = Timestamp::now();
     let wait = match &run.error {
+        None if catch_up => Duration::ZERO,
         None if has_push => schedule.poll_with_push,
         None => schedule.poll_without_push,
         Some(SyncError::Provider(ProviderError::Transient { retry_after, .. })) => {
@@ -121,30 +127,40 @@ pub async fn run_link(
 /// Renew a channel this long before it expires (protocols.md §1.10: renew under 24 h).
 const RENEW_AHEAD: SignedDuration = SignedDuration::from_hours(24);
 
+/// What channel upkeep left the link with.
+enum Channel {
+    /// The live channel has time left.
+    Kept,
+    /// A new channel was opened (replacing an expiring one, or the first).
+    Opened,
+    /// The provider has no push.
+    None,
+}
+
 /// Keeps a push channel on the link: a new one when there is none or it expires within a
-/// day (the new one first, then the old one is stopped). `Ok(true)` when a channel is live.
+/// day (the new one first, then the old one is stopped).
 async fn channel_upkeep(
     store: &dyn SyncStore,
     provider: &dyn Provider,
     link: &Link,
     address: &str,
-) -> Result<bool, SyncError> {
+) -> Result<Channel, SyncError> {
     let now = Timestamp::now();
     if let Some(c) = &link.channel
         && c.expires_at > now.checked_add(RENEW_AHEAD).unwrap_or(now)
     {
-        return Ok(true);
+        return Ok(Channel::Kept);
     }
     let id = calsync_core::EventId::new().to_string();
     let token = calsync_providers::oauth::random_text(40);
     let Some(channel) = provider.watch(&link.remote_calendar_id, &id, &token, address).await? else {
-        return Ok(false);
+        return Ok(Channel::None);
     };
     let expires_at = Timestamp::from_millisecond(channel.expires_at_ms).unwrap_or(now);
     let stored = LinkChannel { id: channel.id, token: channel.token, resource_id: channel.resource_id, expires_at };
     store.set_channel(link.id, Some(&stored)).await?;
     if let Some(old) = &link.channel {
-        let old = Channel {
+        let old = calsync_providers::Channel {
             id: old.id.clone(),
             resource_id: old.resource_id.clone(),
             token: old.token.clone(),
@@ -154,7 +170,7 @@ async fn channel_upkeep(
             tracing::info!(link = %link.id, error = %e, "could not stop the replaced channel; it expires on its own");
         }
     }
-    Ok(true)
+    Ok(Channel::Opened)
 }
 
 #[cfg(test)]

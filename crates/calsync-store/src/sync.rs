@@ -245,6 +245,15 @@ pub trait SyncStore: crate::Store {
     /// until `until`. At most one worker holds an account: its links run one at a time.
     async fn claim_account(&self, owner: &str, now: Timestamp, until: Timestamp)
     -> Result<Option<Account>, StoreError>;
+    /// Takes the lease of one given account when nobody holds it (an operator's
+    /// `calsync sync --link`). `false` when a worker holds it.
+    async fn claim_this_account(
+        &self,
+        account: AccountId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Extends a lease still held by `owner`; `false` when it was lost (expired and taken).
     async fn renew_lease(&self, account: AccountId, owner: &str, until: Timestamp) -> Result<bool, StoreError>;
     async fn release_account(&self, account: AccountId, owner: &str) -> Result<(), StoreError>;

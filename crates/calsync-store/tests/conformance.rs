@@ -367,3 +367,25 @@ conformance!(moving_a_series_drops_exceptions_whose_occurrence_is_gone, |store| 
     assert!(log.iter().any(|c| c.event_id == cancelled.id && c.op == ChangeOp::Deleted));
     assert_eq!(store.last_seq(ada).await.unwrap_or_else(|e| panic!("{e}")), log.len() as i64);
 });
+
+conformance!(an_account_lease_is_held_by_one_owner_at_a_time, |store| {
+    let ada = user(&store, "ada").await;
+    let cal = calendar(&store, ada).await;
+    let account =
+        store.upsert_account(ada, Source::Google, "ada@example.com", b"sealed").await.unwrap_or_else(|e| panic!("{e}"));
+    store.create_link(ada, account.id, cal, "ada@example.com").await.unwrap_or_else(|e| panic!("{e}"));
+    let now = jiff::Timestamp::now();
+    let soon = now.checked_add(jiff::SignedDuration::from_secs(60)).unwrap_or(now);
+    let claimed = store.claim_account("worker-a", now, soon).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claimed.map(|a| a.id), Some(account.id), "the account has a due link");
+    assert_eq!(store.claim_account("worker-b", now, soon).await.unwrap_or_else(|e| panic!("{e}")), None);
+    assert!(!store.claim_this_account(account.id, "operator", now, soon).await.unwrap_or_else(|e| panic!("{e}")));
+    assert!(!store.renew_lease(account.id, "worker-b", soon).await.unwrap_or_else(|e| panic!("{e}")));
+    assert!(store.renew_lease(account.id, "worker-a", soon).await.unwrap_or_else(|e| panic!("{e}")));
+    store.release_account(account.id, "worker-a").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.claim_this_account(account.id, "operator", now, soon).await.unwrap_or_else(|e| panic!("{e}")));
+    // An expired lease is free for anyone.
+    let later = soon.checked_add(jiff::SignedDuration::from_secs(1)).unwrap_or(soon);
+    let after = later.checked_add(jiff::SignedDuration::from_secs(60)).unwrap_or(later);
+    assert!(store.claim_account("worker-b", later, after).await.unwrap_or_else(|e| panic!("{e}")).is_some());
+});

@@ -232,6 +232,15 @@ async fn sync_now(
         account.state.as_str()
     );
     let provider = setup.providers.for_account(&account).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // One worker per account at a time, this command included.
+    let owner = format!("calsync-sync-{}", std::process::id());
+    let now = jiff::Timestamp::now();
+    let until = now.checked_add(jiff::SignedDuration::from_mins(30)).unwrap_or(now);
+    anyhow::ensure!(
+        store.claim_this_account(account.id, &owner, now, until).await?,
+        "a worker is syncing the account {} right now; try again in a minute",
+        account.remote_user
+    );
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     spinner.set_message(format!(
@@ -247,8 +256,10 @@ async fn sync_now(
         &calsync_engine::Schedule::default(),
         webhook.as_deref(),
     )
-    .await?;
+    .await;
     spinner.finish_and_clear();
+    store.release_account(account.id, &owner).await?;
+    let run = run?;
     if let Some(p) = &run.pull {
         say(&format!(
             "pulled: {} events read in {} pages; {} created, {} updated, {} deleted, {} conflicts, {} skipped{}",

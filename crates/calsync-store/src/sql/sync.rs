@@ -546,6 +546,25 @@ impl SyncStore for SqlStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    async fn claim_this_account(
+        &self,
+        account: AccountId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE accounts SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $4)",
+        )
+        .bind(account.as_uuid())
+        .bind(owner)
+        .bind(until.as_millisecond())
+        .bind(now.as_millisecond())
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx_rows(&done) == 1)
+    }
+
     async fn renew_lease(&self, account: AccountId, owner: &str, until: Timestamp) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE accounts SET lease_until = $3 WHERE id = $1 AND lease_owner = $2")
             .bind(account.as_uuid())

@@ -216,8 +216,4 @@ impl AccessTokens {
         *current = Some((tokens.access_token.clone(), tokens.expires_at));
         Ok(tokens.access_token)
     }
-
-    pub fn client(&self) -> &OAuthClient {
-        &self.client
-    }
 }

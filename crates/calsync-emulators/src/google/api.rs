@@ -80,7 +80,8 @@ impl FromRequestParts<Arc<Shared>> for Caller {
             }
             Self { email: t.user.clone(), scope: t.scope.clone() }
         };
-        let limit = shared.config().user_rate_limit_per_minute;
+        // One field, read under the lock: this runs on every request.
+        let limit = super::lock(&shared.config).user_rate_limit_per_minute;
         if !shared.faults().admit(&caller.email, limit, now) {
             return Err(ApiError::user_rate_limited());
         }

@@ -4,7 +4,7 @@
 
 use crate::job::{LinkRun, Schedule, run_link};
 use crate::{SealError, Sealer, SyncError};
-use calsync_core::{AccountId, Source};
+use calsync_core::{AccountId, Source, UserId};
 use calsync_providers::Provider;
 use calsync_providers::google::GoogleProvider;
 use calsync_providers::oauth::{AccessTokens, OAuthClient};
@@ -13,7 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// Connectors for accounts.
 pub trait Providers: Send + Sync {
@@ -94,6 +94,9 @@ pub struct Worker {
     pub schedule: Schedule,
     pub lease: Duration,
     pub metrics: Arc<crate::EngineMetrics>,
+    /// Told the user whose events a pull changed, so change streams in this process wake
+    /// at once (streams elsewhere see it at their next poll).
+    pub changed: Option<broadcast::Sender<UserId>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -146,6 +149,12 @@ impl Worker {
             self.metrics.run(run.error.is_none());
             if let Some(p) = &run.pull {
                 self.metrics.pulled(p);
+                if p.created + p.updated + p.deleted + p.conflicts > 0
+                    && let Some(changed) = &self.changed
+                {
+                    // No receivers is fine: nobody is streaming.
+                    let _ = changed.send(account.user_id);
+                }
             }
             if let Some(p) = &run.push {
                 self.metrics.pushed(p);

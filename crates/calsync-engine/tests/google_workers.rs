@@ -62,6 +62,28 @@ on_both_databases!(a_link_job_longer_than_the_lease_still_has_the_account_to_its
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_that_changes_events_wakes_the_users_change_streams_and_a_quiet_one_does_not() {
+    let hub = hub_on(TestDb::sqlite()).await;
+    let providers = Arc::new(ClearTokenProviders::new(&hub, None));
+    let (changed, mut heard) = tokio::sync::broadcast::channel(16);
+    let worker =
+        Worker { changed: Some(changed), ..worker(&hub, "worker-1", providers, quick(Duration::from_secs(3600))) };
+    connect(&hub).await;
+    mark_due(&hub).await;
+    assert_clean(&tick_with_work(&worker).await);
+    assert!(heard.try_recv().is_err(), "importing an empty calendar changed nothing");
+
+    hub.google_create(support::google_meeting("Booked in Google", "2026-05-04")).await;
+    mark_due(&hub).await;
+    assert_clean(&tick_with_work(&worker).await);
+    assert_eq!(heard.try_recv().ok(), Some(hub.user), "the pulled event must wake the user's streams");
+
+    mark_due(&hub).await;
+    assert_clean(&tick_with_work(&worker).await);
+    assert!(heard.try_recv().is_err(), "a pull that found nothing must wake nobody");
+}
+
 async fn invalid_grant_pauses_the_account_keeps_its_changes_and_a_reconnect_sends_them(hub: Hub) {
     let providers = Arc::new(ClearTokenProviders::new(&hub, None));
     let worker = worker(&hub, "worker-1", providers, quick(Duration::from_secs(3600)));
@@ -333,6 +355,7 @@ fn worker(hub: &Hub, owner: &str, providers: Arc<dyn Providers>, schedule: Sched
         schedule,
         lease: Duration::from_secs(30),
         metrics: Arc::default(),
+        changed: None,
     }
 }
 

@@ -63,7 +63,7 @@ impl AppState {
                 // The backstop poll still pushes it; only the prompt push is lost.
                 tracing::warn!(error = %e, %user, "could not mark the user's links due");
             }
-            sync.wake.notify_waiters();
+            sync.wake_workers();
         }
     }
 }

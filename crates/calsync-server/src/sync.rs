@@ -6,7 +6,7 @@ use calsync_providers::oauth::OAuthClient;
 use calsync_store::SyncStore;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// The scopes calsync asks Google for: calendars read/write, and who the account is.
 pub const GOOGLE_SCOPES: [&str; 3] = ["https://www.googleapis.com/auth/calendar", "openid", "email"];
@@ -49,13 +49,22 @@ impl SyncSetup {
         Self { google, sealer, http, providers, wake: Arc::new(Notify::new()), metrics: Arc::default() }
     }
 
-    /// Starts `count` workers; they stop when `stop` turns true.
+    /// Wakes an idle worker, now or (if all are busy) as soon as one is free: a wake is
+    /// never lost to a worker that was between two looks at the database.
+    pub fn wake_workers(&self) {
+        self.wake.notify_waiters();
+        self.wake.notify_one();
+    }
+
+    /// Starts `count` workers; they stop when `stop` turns true. `changed` hears of every
+    /// user whose events a pull changed (the API's change streams).
     pub fn start_workers(
         &self,
         store: &Arc<dyn SyncStore>,
         count: usize,
         schedule: Schedule,
         stop: &watch::Receiver<bool>,
+        changed: Option<broadcast::Sender<calsync_core::UserId>>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let process = format!("{}-{}", std::process::id(), calsync_core::EventId::new());
         (0..count)
@@ -67,6 +76,7 @@ impl SyncSetup {
                     schedule,
                     lease: LEASE,
                     metrics: self.metrics.clone(),
+                    changed: changed.clone(),
                 };
                 tokio::spawn(worker.run(stop.clone(), self.wake.clone()))
             })

@@ -302,3 +302,45 @@ async fn disconnecting_stops_channels_revokes_the_grant_and_removes_only_importe
     let grants: Vec<&Value> = snapshot["refresh_tokens"].as_object().into_iter().flat_map(|m| m.values()).collect();
     assert!(!grants.is_empty() && grants.iter().all(|g| g["revoked"] == true), "the grant was revoked: {grants:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_notifications_causes_one_pull() {
+    let google = emulator().await;
+    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), true, quick(Duration::from_secs(3600))).await;
+    let token = app.user("ada").await;
+    let calendar = app.calendar(&token, "Work").await;
+    let link = connect_and_link(&app, &token, &calendar).await;
+    eventually("the link imported and opened a channel", || async {
+        app.get(&format!("/api/v1/links/{link}/status"), &token).await.json["state"] == "active"
+    })
+    .await;
+    let control = reqwest::Client::new();
+    control.delete(format!("{}/_emulator/requests", google.base_url())).send().await.unwrap_or_else(|e| panic!("{e}"));
+
+    // A bulk edit in Google: ten events, ten notifications within a few milliseconds.
+    for i in 0..10 {
+        edit_in_google(&google, &format!("Bulk {i}")).await;
+    }
+    eventually("all ten arrived", || async { local_titles(&app, &token, &calendar).await.len() == 10 }).await;
+    let log: Value = control
+        .get(format!("{}/_emulator/requests", google.base_url()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lists = log["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(|p| p.ends_with("/events")))
+        .count();
+    // One pull for the burst; a notification that lands while it runs earns one more.
+    assert!((1..=2).contains(&lists), "{lists} list calls for one burst: {log}");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await;
+    assert!(
+        metrics.unwrap_or_default().contains("calsync_webhook_notifications_total{outcome=\"accepted\"} 10"),
+        "every notification was accepted"
+    );
+}

@@ -202,7 +202,8 @@ async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -
     let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
     let setup = sync::setup(settings, google, &base)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = setup.start_workers(&store, settings.workers, calsync_engine::Schedule::default(), &stopped);
+    // No change streams live in this process: other processes' streams see the pulls at their next poll.
+    let workers = setup.start_workers(&store, settings.workers, calsync_engine::Schedule::default(), &stopped, None);
     tracing::info!(workers = workers.len(), "calsync workers are running");
     shutdown_signal().await;
     let _ = stop.send(true);
@@ -302,8 +303,9 @@ async fn run(
     let mut workers = Vec::new();
     if let Some(google) = &settings.google {
         let setup = sync::setup(settings, google, &format!("http://{addr}"))?;
-        workers =
-            setup.start_workers(&state.store, settings.workers, calsync_engine::Schedule::default(), &workers_stopped);
+        let schedule = calsync_engine::Schedule::default();
+        let changed = Some(state.changed.clone());
+        workers = setup.start_workers(&state.store, settings.workers, schedule, &workers_stopped, changed);
         state.sync = Some(setup);
     } else if state.store.count_accounts().await? > 0 {
         anyhow::bail!(

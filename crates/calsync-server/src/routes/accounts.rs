@@ -182,7 +182,7 @@ async fn google_callback(State(state): State<AppState>, Query(q): Query<Callback
     let account = state.store.upsert_account(user, Source::Google, &info.email, &sealed).await?;
     // A reconnect: its links (paused as needs_reauth) may run again, queued changes first.
     state.store.mark_user_due(user, state.clock.now()).await?;
-    sync.wake.notify_waiters();
+    sync.wake_workers();
     tracing::info!(account = %account.id, %user, "Google account connected");
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head><body>\

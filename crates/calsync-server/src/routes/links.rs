@@ -146,7 +146,7 @@ async fn create_link(
             StoreError::Invalid(v) => ApiError::Invalid(v),
             other => other.into(),
         })?;
-    sync.wake.notify_waiters();
+    sync.wake_workers();
     Ok((StatusCode::CREATED, Json(LinkView::from(&link))))
 }
 

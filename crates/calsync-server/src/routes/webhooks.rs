@@ -5,7 +5,6 @@ use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use jiff::SignedDuration;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,8 +12,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(google_notification))
 }
 
-/// A burst of notifications within this window causes one pull.
-const DEBOUNCE: SignedDuration = SignedDuration::from_secs(1);
+/// A burst of notifications within this window causes one pull (Google sends one per
+/// changed event; a bulk edit arrives as a burst within milliseconds).
+const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -71,8 +71,12 @@ async fn google_notification(State(state): State<AppState>, headers: HeaderMap) 
     let due = state.clock.now().checked_add(DEBOUNCE).unwrap_or_else(|_| state.clock.now());
     state.store.mark_due(link.id, due).await?;
     state.metrics.webhook("accepted");
-    if let Some(sync) = &state.sync {
-        sync.wake.notify_waiters();
+    if let Some(sync) = state.sync.clone() {
+        // The link is due when the window closes: wake a worker then, not now.
+        tokio::spawn(async move {
+            tokio::time::sleep(DEBOUNCE).await;
+            sync.wake_workers();
+        });
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -103,7 +103,7 @@ impl TestApp {
             let public = push.then_some(base.as_str());
             let sync = Arc::new(calsync_server::sync::SyncSetup::new(setup, sealer, Client::new(), public));
             // Detached: they end when `stop_workers` is dropped or the test's runtime ends.
-            drop(sync.start_workers(&store, 2, schedule, &workers_stopped));
+            drop(sync.start_workers(&store, 2, schedule, &workers_stopped, Some(state.changed.clone())));
             state.sync = Some(sync);
         }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -148,7 +148,7 @@ async fn with_push_a_google_edit_arrives_by_notification_and_a_local_edit_reache
     let link = connect_and_link(&app, &token, &calendar).await;
     eventually("the link imported and opened a channel", || async {
         let status = app.get(&format!("/api/v1/links/{link}/status"), &token).await;
-        status.json["state"] == "active"
+        status.json["state"] == "active" && status.json["channel_expires_at"].is_string()
     })
     .await;
 
@@ -178,12 +178,14 @@ async fn without_push_polling_alone_brings_google_edits() {
     let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), false, quick(Duration::from_millis(200))).await;
     let token = app.user("ada").await;
     let calendar = app.calendar(&token, "Work").await;
-    connect_and_link(&app, &token, &calendar).await;
+    let link = connect_and_link(&app, &token, &calendar).await;
     edit_in_google(&google, "Booked in Google").await;
     eventually("the Google event arrived by polling", || async {
         local_titles(&app, &token, &calendar).await == ["Booked in Google"]
     })
     .await;
+    let status = app.get(&format!("/api/v1/links/{link}/status"), &token).await;
+    assert_eq!(status.json["channel_expires_at"], Value::Null, "a polled link has no channel: {}", status.json);
     let channels: Value = reqwest::get(format!("{}/_emulator/channels", google.base_url()))
         .await
         .unwrap_or_else(|e| panic!("{e}"))

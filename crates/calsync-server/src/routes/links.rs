@@ -174,6 +174,9 @@ pub struct LinkStatus {
     pub cursor_age_secs: Option<i64>,
     /// While an import (or a full resync) reads the remote calendar: events read so far.
     pub listing_read: Option<i64>,
+    /// When the push channel expires (it is replaced before); `null` while the link is polled.
+    #[schema(value_type = Option<String>)]
+    pub channel_expires_at: Option<jiff::Timestamp>,
     pub last_error: Option<String>,
     #[schema(value_type = Option<String>)]
     pub last_error_at: Option<jiff::Timestamp>,
@@ -217,6 +220,7 @@ async fn link_status(
         oldest_pending_secs: pending.first().map(|c| age(c.at)),
         cursor_age_secs: link.cursor_at.map(age),
         listing_read: link.listing_read,
+        channel_expires_at: link.channel.as_ref().map(|c| c.expires_at),
         last_error: link.last_error.or(account.last_error),
         last_error_at: link.last_error_at,
         failures: link.failures,

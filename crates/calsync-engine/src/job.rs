@@ -95,7 +95,11 @@ pub async fn run_link(
         && let Some(address) = webhook
     {
         let current = store.get_link(link.user_id, link.id).await?;
-        match channel_upkeep(store, provider, &current, address).await {
+        let lost = channel_presumed_lost(link, run.pull.as_ref());
+        if lost {
+            tracing::warn!(link = %link.id, "remote changes arrived without a notification: the push channel is presumed lost; opening a new one");
+        }
+        match channel_upkeep(store, provider, &current, address, lost).await {
             Ok(Channel::Kept) => has_push = true,
             // Changes made between this job's pull and the channel's start notify nobody:
             // one more pull right away closes that gap.
@@ -137,16 +141,26 @@ enum Channel {
     None,
 }
 
-/// Keeps a push channel on the link: a new one when there is none or it expires within a
-/// day (the new one first, then the old one is stopped).
+/// Providers drop channels without a word (protocols.md §1.10: delivery is not
+/// guaranteed). The sign: a job nothing prompted since the last pull — the backstop poll —
+/// found remote changes, so they happened and no notification told of them.
+fn channel_presumed_lost(link: &Link, pull: Option<&PullSummary>) -> bool {
+    let prompted = link.marked_at.is_some_and(|m| link.last_pull_at.is_none_or(|p| m >= p));
+    link.channel.is_some() && !prompted && pull.is_some_and(|p| p.changed() > 0)
+}
+
+/// Keeps a push channel on the link: a new one when there is none, it expires within a
+/// day, or it is presumed `lost` (the new one first, then the old one is stopped).
 async fn channel_upkeep(
     store: &dyn SyncStore,
     provider: &dyn Provider,
     link: &Link,
     address: &str,
+    lost: bool,
 ) -> Result<Channel, SyncError> {
     let now = Timestamp::now();
     if let Some(c) = &link.channel
+        && !lost
         && c.expires_at > now.checked_add(RENEW_AHEAD).unwrap_or(now)
     {
         return Ok(Channel::Kept);

@@ -26,6 +26,13 @@ pub struct PullSummary {
     pub empty_listing_guarded: bool,
 }
 
+impl PullSummary {
+    /// Local events this pull created, changed, deleted or put in conflict.
+    pub const fn changed(&self) -> usize {
+        self.created + self.updated + self.deleted + self.conflicts
+    }
+}
+
 /// Reads every page of a listing; a full listing records how far it got on the link.
 async fn read_all(
     store: &dyn SyncStore,

@@ -149,7 +149,7 @@ impl Worker {
             self.metrics.run(run.error.is_none());
             if let Some(p) = &run.pull {
                 self.metrics.pulled(p);
-                if p.created + p.updated + p.deleted + p.conflicts > 0
+                if p.changed() > 0
                     && let Some(changed) = &self.changed
                 {
                     // No receivers is fine: nobody is streaming.

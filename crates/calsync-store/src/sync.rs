@@ -94,6 +94,8 @@ pub struct Link {
     pub last_error: Option<String>,
     pub last_error_at: Option<Timestamp>,
     pub failures: i64,
+    /// When something last made the link due at once: a push notification or a local change.
+    pub marked_at: Option<Timestamp>,
     pub channel: Option<LinkChannel>,
 }
 
@@ -293,6 +295,7 @@ pub trait SyncStore: crate::Store {
     /// Records the outcome of a link job that began at `started_at`: success clears the
     /// error and failure count; the link is next due at `next_due` — or at once when it was
     /// marked due while the job ran (a notification must never be lost to a reschedule).
+    /// A successful pull's time is `started_at`: every remote change before it is in.
     async fn record_link_run(
         &self,
         link: LinkId,

@@ -20,7 +20,7 @@ macro_rules! link_cols {
     () => {
         "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, listing_read, checkpoint, due_at, \
          last_pull_at, last_push_at, last_error, last_error_at, failures, channel_id, channel_token, \
-         channel_resource_id, channel_expires_at"
+         channel_resource_id, channel_expires_at, marked_at"
     };
 }
 
@@ -67,6 +67,7 @@ fn link_from_row(row: &DbRow) -> Result<Link, StoreError> {
         last_error: row.try_get("last_error")?,
         last_error_at: opt_millis(row.try_get("last_error_at")?)?,
         failures: row.try_get("failures")?,
+        marked_at: opt_millis(row.try_get("marked_at")?)?,
         channel: match (
             row.try_get::<Option<String>, _>("channel_id")?,
             row.try_get::<Option<String>, _>("channel_token")?,
@@ -716,7 +717,7 @@ impl SyncStore for SqlStore {
         let now = self.now();
         sqlx::query(
             "UPDATE links SET due_at = CASE WHEN marked_at IS NOT NULL AND marked_at >= $7 THEN $6 ELSE $2 END, \
-             last_pull_at = CASE WHEN $3 THEN $6 ELSE last_pull_at END, \
+             last_pull_at = CASE WHEN $3 THEN $7 ELSE last_pull_at END, \
              last_push_at = CASE WHEN $4 THEN $6 ELSE last_push_at END, \
              last_error = CASE WHEN $5 IS NULL THEN last_error ELSE $5 END, \
              last_error_at = CASE WHEN $5 IS NULL THEN last_error_at ELSE $6 END, \

@@ -92,6 +92,21 @@ async fn a_fault_can_target_a_method_and_a_path() {
 }
 
 #[tokio::test]
+async fn a_fault_after_commit_loses_the_answer_but_keeps_the_write_and_may_hold_it() {
+    let emu = Emu::start().await;
+    inject(&emu, &json!({"status": 503, "method": "POST", "path": "/events", "after_commit": true, "delay_ms": 200}))
+        .await;
+    let started = std::time::Instant::now();
+    assert_error(&emu.api.post(EVENTS, &hour_event("Committed", 9)).await, 503, "backendError");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "the answer was held");
+    let (_, _, list) = emu.api.get(EVENTS).await;
+    assert_eq!(items(&list).len(), 1, "Google kept the write whose answer was lost: {list}");
+
+    let (status, _, body) = emu.control.post("/_emulator/faults", &json!({"status": 503, "delay_ms": 600_001})).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
 async fn a_fault_may_carry_retry_after() {
     let emu = Emu::start().await;
     inject(&emu, &json!({"status": 429, "retry_after": 7})).await;

@@ -62,6 +62,25 @@ async fn a_create_replayed_after_a_crash_pairs_with_the_first_one_instead_of_dup
 }
 
 #[tokio::test]
+async fn a_create_whose_answer_was_lost_is_retried_into_the_same_remote_event() {
+    let hub = hub().await;
+    hub.pull().await;
+    let event = hub.create_local(meeting("Kick-off", "2026-05-04")).await;
+    // Google commits the create; its answer never arrives (a 503 in its place).
+    hub.inject_fault(json!({"status": 503, "method": "POST", "path": "/events", "after_commit": true})).await;
+    assert!(hub.try_push().await.is_err(), "the lost answer is a failure of this run");
+    assert_eq!(hub.outbox_left().await, 1, "the checkpoint stays before the create");
+    assert_eq!(remote_titles(&hub).await, ["Kick-off"], "yet Google has it");
+
+    let pushed = hub.push().await;
+    assert_eq!(pushed.parked + pushed.conflicts, 0, "{pushed:?}");
+    assert_eq!(remote_titles(&hub).await, ["Kick-off"], "the retry made no second event");
+    assert_eq!(hub.event_link(event.id).await.map(|l| l.remote_id), Some(remote_id_for(event.id)));
+    assert_eq!(hub.outbox_left().await, 0);
+    assert_eq!(changed(&hub.pull().await), (0, 0, 0, 0, 0));
+}
+
+#[tokio::test]
 async fn an_edit_made_while_a_create_was_in_limbo_reaches_google_once_the_create_is_replayed() {
     let hub = hub().await;
     hub.pull().await;

@@ -78,3 +78,39 @@ async fn a_google_event_arrives_changes_and_disappears_locally() {
     assert!(hub.local_events().await.is_empty());
     assert_eq!(hub.push().await.deleted, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_shows_its_progress_page_by_page_while_it_runs() {
+    let mut hub = hub().await;
+    hub.google = hub.google.with_page_size(10);
+    for i in 0..25 {
+        hub.google_create(support::google_meeting(&format!("Remote {i}"), "2026-05-04")).await;
+    }
+    // Each page takes a while to come, so a watcher sees the count grow between pages.
+    hub.control(Method::PATCH, "/_emulator/settings", json!({"latency_ms": 150})).await;
+    let store = hub.store.clone();
+    let (user, link) = (hub.user, hub.link.id);
+    let (done_tx, mut done) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            let read = store.get_link(user, link).await.unwrap_or_else(|e| panic!("{e}")).listing_read;
+            if seen.last() != Some(&read) {
+                seen.push(read);
+            }
+            if done.try_recv().is_ok() {
+                return seen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    let import = hub.pull().await;
+    let _ = done_tx.send(());
+    let mut seen = watcher.await.unwrap_or_else(|e| panic!("{e}"));
+    // The count after the last page lives only while the 25 events are written: a watcher
+    // may catch it or not.
+    seen.retain(|read| *read != Some(25));
+    assert_eq!(import.created, 25);
+    assert_eq!(import.pages, 3);
+    assert_eq!(seen, [None, Some(10), Some(20), None], "progress after each page, cleared at the end");
+}

@@ -11,9 +11,9 @@ use tokio::sync::{Notify, broadcast, watch};
 /// The scopes calsync asks Google for: calendars read/write, and who the account is.
 pub const GOOGLE_SCOPES: [&str; 3] = ["https://www.googleapis.com/auth/calendar", "openid", "email"];
 
-/// How long a worker holds an account between renewals; a dead worker's account is free
-/// again after this.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// How long a worker holds an account between renewals (every third of it while a job
+/// runs); a dead worker's account is free again after this.
+pub const LEASE: Duration = Duration::from_secs(15);
 
 #[derive(Debug)]
 pub struct GoogleSetup {

@@ -308,12 +308,9 @@ fn the_google_emulator_refuses_a_time_zone_that_does_not_exist() {
     assert!(stderr.contains("--time-zone") && stderr.contains("Mars/Olympus"), "{stderr}");
 }
 
-/// What an operator does to sync one link by hand: serve, connect an account and link a
-/// calendar through the API, stop, then `calsync sync --link` brings in a change made in
-/// Google meanwhile.
-#[test]
-fn sync_link_runs_one_link_job_in_the_foreground_and_says_what_it_did() {
-    let dir = TempDir::new();
+/// A Google emulator process (approving consent at once), and a config file in `dir`
+/// pointing Google sync at it. Returns the process, its base URL and the config's path.
+fn google_emulator_and_config(dir: &TempDir) -> (Running, String, std::path::PathBuf) {
     let mut emulator_cmd = calsync();
     emulator_cmd.args(["emulate", "google", "--listen", "127.0.0.1:0", "--auto-approve"]);
     let emulator = Running::start(emulator_cmd);
@@ -330,6 +327,73 @@ fn sync_link_runs_one_link_job_in_the_foreground_and_says_what_it_did() {
         ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    (emulator, google, config)
+}
+
+/// Through the API of the server at `base`: a user "ada" with a calendar "Work", her Google
+/// account connected the way a browser does it (the emulator approves at once), and the
+/// calendar linked to her primary Google calendar. Returns her token, the calendar and the link.
+async fn connect_and_link(base: &str, admin: &str) -> (String, String, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let json =
+        |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.unwrap_or_else(|e| panic!("{e}")) };
+    let user = json(
+        http.post(format!("{base}/api/v1/admin/users"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"name": "ada"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let token = user["token"].as_str().unwrap_or_else(|| panic!("no token: {user}")).to_owned();
+    let cal = json(
+        http.post(format!("{base}/api/v1/calendars"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "Work", "time_zone": "Europe/Berlin"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let start = json(
+        http.post(format!("{base}/api/v1/accounts/google/connect"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let consent = http
+        .get(start["authorization_url"].as_str().unwrap_or_default())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let callback = consent.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(http.get(&callback).send().await.map(|r| r.status().as_u16()).unwrap_or(0), 200, "callback {callback}");
+    let accounts = json(
+        http.get(format!("{base}/api/v1/accounts")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let link = json(http.post(format!("{base}/api/v1/links")).bearer_auth(&token)
+        .json(&serde_json::json!({"account_id": accounts["accounts"][0]["id"], "calendar_id": cal["id"], "remote_calendar_id": "user@example.com"}))
+        .send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let link = link["id"].as_str().unwrap_or_else(|| panic!("no link: {link}")).to_owned();
+    let calendar = cal["id"].as_str().unwrap_or_default().to_owned();
+    (token, calendar, link)
+}
+
+/// What an operator does to sync one link by hand: serve, connect an account and link a
+/// calendar through the API, stop, then `calsync sync --link` brings in a change made in
+/// Google meanwhile.
+#[test]
+fn sync_link_runs_one_link_job_in_the_foreground_and_says_what_it_did() {
+    let dir = TempDir::new();
+    let (emulator, google, config) = google_emulator_and_config(&dir);
     let admin = "admin-token-for-the-cli-test";
     let with_config = |cmd: &mut Command| {
         cmd.args(["--config", &config.display().to_string(), "--database-url", &dir.db_url()]);
@@ -341,22 +405,7 @@ fn sync_link_runs_one_link_job_in_the_foreground_and_says_what_it_did() {
     let base = format!("http://{}", address_in(&server.wait_for("calsync is serving")));
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
-    let link = runtime.block_on(async {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| panic!("{e}"));
-        let json = |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.unwrap_or_else(|e| panic!("{e}")) };
-        let user = json(http.post(format!("{base}/api/v1/admin/users")).bearer_auth(admin).json(&serde_json::json!({"name": "ada"})).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        let token = user["token"].as_str().unwrap_or_else(|| panic!("no token: {user}")).to_owned();
-        let cal = json(http.post(format!("{base}/api/v1/calendars")).bearer_auth(&token).json(&serde_json::json!({"name": "Work", "time_zone": "Europe/Berlin"})).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        let start = json(http.post(format!("{base}/api/v1/accounts/google/connect")).bearer_auth(&token).json(&serde_json::json!({})).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        let consent = http.get(start["authorization_url"].as_str().unwrap_or_default()).send().await.unwrap_or_else(|e| panic!("{e}"));
-        let callback = consent.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        assert_eq!(http.get(&callback).send().await.map(|r| r.status().as_u16()).unwrap_or(0), 200, "callback {callback}");
-        let accounts = json(http.get(format!("{base}/api/v1/accounts")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        let link = json(http.post(format!("{base}/api/v1/links")).bearer_auth(&token)
-            .json(&serde_json::json!({"account_id": accounts["accounts"][0]["id"], "calendar_id": cal["id"], "remote_calendar_id": "user@example.com"}))
-            .send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        link["id"].as_str().unwrap_or_else(|| panic!("no link: {link}")).to_owned()
-    });
+    let (_, _, link) = runtime.block_on(connect_and_link(&base, admin));
     assert!(server.terminate().success());
 
     // While calsync is down, someone books a meeting in Google.
@@ -380,4 +429,107 @@ fn sync_link_runs_one_link_job_in_the_foreground_and_says_what_it_did() {
     assert!(stdout.contains("pulled:") && stdout.contains("1 created"), "{stdout}");
     assert!(stdout.contains("pushed:"), "{stdout}");
     drop(emulator);
+}
+
+/// calsync is killed (SIGKILL) after Google accepted a create but before calsync heard of
+/// it: after a restart, the event exists once in Google and once locally, nothing queued.
+#[test]
+fn a_server_killed_after_google_accepted_a_create_makes_no_duplicate_after_a_restart() {
+    let dir = TempDir::new();
+    let (_emulator, google, config) = google_emulator_and_config(&dir);
+    let admin = "admin-token-for-the-cli-test";
+    let serve = || {
+        let mut cmd = calsync();
+        cmd.args(["--config", &config.display().to_string(), "--database-url", &dir.db_url()]);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-token", admin]);
+        let server = Running::start(cmd);
+        let base = format!("http://{}", address_in(&server.wait_for("calsync is serving")));
+        (server, base)
+    };
+    let (mut first, base) = serve();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::new();
+    let get = |url: String, token: Option<&str>| {
+        let mut request = http.get(url);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    // The live events of the user's primary Google calendar, as Google's API lists them.
+    let google_titles = || async {
+        let minted =
+            http.post(format!("{google}/_emulator/tokens")).json(&serde_json::json!({"email": "user@example.com"}));
+        let minted = minted.send().await.unwrap_or_else(|e| panic!("{e}")).json::<serde_json::Value>().await;
+        let access = minted.unwrap_or_else(|e| panic!("{e}"))["access_token"].as_str().unwrap_or_default().to_owned();
+        let list = get(format!("{google}/calendar/v3/calendars/primary/events"), Some(&access)).await;
+        let titles: Vec<String> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["summary"].as_str().map(str::to_owned))
+            .collect();
+        titles
+    };
+    let (token, calendar, link) = runtime.block_on(async {
+        let linked = connect_and_link(&base, admin).await;
+        // Google commits the next create, then holds its answer for a minute.
+        let fault = http
+            .post(format!("{google}/_emulator/faults"))
+            .json(&serde_json::json!({"status": 503, "method": "POST", "path": "/events", "after_commit": true, "delay_ms": 60_000}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fault.status(), 204);
+        let created = http
+            .post(format!("{base}/api/v1/events"))
+            .bearer_auth(&linked.0)
+            .json(&serde_json::json!({"calendar_id": linked.1, "title": "Board meeting",
+                "start": {"date_time": "2026-06-03T09:00:00", "time_zone": "Europe/Berlin"},
+                "end": {"date_time": "2026-06-03T10:00:00", "time_zone": "Europe/Berlin"}}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(created.status(), 201);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while google_titles().await != ["Board meeting"] {
+            assert!(Instant::now() < deadline, "Google never got the create");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        linked
+    });
+    // Google has the event; calsync is still waiting for the answer. Kill it.
+    first.child.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = first.child.wait();
+
+    let (_second, base) = serve();
+    runtime.block_on(async {
+        // The dead worker's lease runs out (15 s), then the new one finishes the job.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let status = get(format!("{base}/api/v1/links/{link}/status"), Some(&token)).await;
+            if status["outbox_depth"] == 0 && status["linked_events"] == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the restarted server never caught up: {status}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(google_titles().await, ["Board meeting"], "exactly one remote event");
+        let feed = get(
+            format!("{base}/api/v1/calendars/{calendar}/events?start=2026-06-01T00:00:00Z&end=2026-07-01T00:00:00Z"),
+            Some(&token),
+        )
+        .await;
+        let titles: Vec<&str> =
+            feed["events"].as_array().into_iter().flatten().filter_map(|e| e["title"].as_str()).collect();
+        assert_eq!(titles, ["Board meeting"], "exactly one local event: {feed}");
+    });
 }

@@ -30,6 +30,22 @@ pub struct FaultRule {
     /// Seconds for a `Retry-After` header.
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// Carry the request out first, then answer with the fault: Google committed and the
+    /// client hears an error (an answer lost on the way back).
+    #[serde(default)]
+    pub after_commit: bool,
+    /// Hold the answer this long (with `after_commit`, a client killed meanwhile never
+    /// learns that its write was committed).
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+/// What a matching rule does to one request.
+#[derive(Debug)]
+pub struct Injected {
+    pub error: ApiError,
+    pub after_commit: bool,
+    pub delay: Duration,
 }
 
 fn one() -> u32 {
@@ -43,6 +59,9 @@ impl FaultRule {
         }
         if self.count == 0 {
             return Err("count must be at least 1".into());
+        }
+        if self.delay_ms > 600_000 {
+            return Err(format!("delay_ms must be at most 600000, got {}", self.delay_ms));
         }
         Ok(())
     }
@@ -74,8 +93,8 @@ pub struct Faults {
 const LOG_MAX: usize = 100_000;
 
 impl Faults {
-    /// The error for this request, if a rule matches (the rule's count goes down).
-    pub fn take(&mut self, method: &str, path: &str) -> Option<ApiError> {
+    /// The fault for this request, if a rule matches (the rule's count goes down).
+    pub fn take(&mut self, method: &str, path: &str) -> Option<Injected> {
         let i = self.rules.iter().position(|r| {
             r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && r.path.as_deref().is_none_or(|p| path.contains(p))
@@ -83,12 +102,13 @@ impl Faults {
         let rule = &mut self.rules[i];
         rule.count -= 1;
         let status = StatusCode::from_u16(rule.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut err = ApiError::injected(status, rule.reason.as_deref());
-        err.retry_after = rule.retry_after;
+        let mut error = ApiError::injected(status, rule.reason.as_deref());
+        error.retry_after = rule.retry_after;
+        let injected = Injected { error, after_commit: rule.after_commit, delay: Duration::from_millis(rule.delay_ms) };
         if rule.count == 0 {
             self.rules.remove(i);
         }
-        Some(err)
+        Some(injected)
     }
 
     /// Sliding one-minute window per user; `false` when the user is over `limit`.
@@ -126,6 +146,8 @@ mod tests {
             method: method.map(Into::into),
             path: path.map(Into::into),
             retry_after: None,
+            after_commit: false,
+            delay_ms: 0,
         }
     }
 
@@ -134,7 +156,7 @@ mod tests {
         let mut f = Faults::default();
         f.rules.push(rule(503, 2, Some("POST"), Some("/events")));
         assert!(f.take("GET", "/calendar/v3/calendars/a/events").is_none());
-        assert_eq!(f.take("POST", "/calendar/v3/calendars/a/events").map(|e| e.status.as_u16()), Some(503));
+        assert_eq!(f.take("POST", "/calendar/v3/calendars/a/events").map(|e| e.error.status.as_u16()), Some(503));
         assert!(f.take("POST", "/x/events").is_some());
         assert!(f.take("POST", "/x/events").is_none());
     }
@@ -143,7 +165,7 @@ mod tests {
     fn injected_403_carries_the_requested_reason() {
         let mut f = Faults::default();
         f.rules.push(FaultRule { reason: Some("quotaExceeded".into()), ..rule(403, 1, None, None) });
-        let e = f.take("GET", "/").unwrap_or_else(ApiError::not_found);
+        let e = f.take("GET", "/").map_or_else(ApiError::not_found, |i| i.error);
         assert_eq!((e.status.as_u16(), e.reason.as_str(), e.domain), (403, "quotaExceeded", "usageLimits"));
     }
 

@@ -123,7 +123,13 @@ async fn faults_and_log(State(s): State<Arc<Shared>>, req: Request, next: Next) 
     let injected = s.faults().take(&method, &path);
     let was_injected = injected.is_some();
     let response = match injected {
-        Some(err) => err.into_response(),
+        Some(fault) => {
+            if fault.after_commit {
+                drop(next.run(req).await);
+            }
+            tokio::time::sleep(fault.delay).await;
+            fault.error.into_response()
+        }
         None => in_envelope(&path, next.run(req).await).await,
     };
     let send_updates = listing::Query::parse(Some(&query)).get("sendUpdates").map(str::to_owned);

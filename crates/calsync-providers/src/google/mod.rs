@@ -13,8 +13,8 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Page size for listings (Google's maximum is 2,500).
-const PAGE_SIZE: &str = "1000";
+/// Page size for listings unless told otherwise (Google's maximum is 2,500).
+const PAGE_SIZE: u16 = 1000;
 /// Longest `Retry-After` we honour; longer asks are capped (the backoff takes over).
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
 
@@ -24,6 +24,8 @@ pub struct GoogleProvider {
     /// `https://www.googleapis.com/calendar/v3/` or an emulator's; ends with `/`.
     api_root: String,
     tokens: AccessTokens,
+    /// `maxResults` of listings, as sent.
+    page_size: String,
 }
 
 /// One answer: status, `Retry-After`, and the JSON body (`Null` when empty).
@@ -36,7 +38,14 @@ struct Answer {
 impl GoogleProvider {
     pub fn new(http: reqwest::Client, api_root: &str, tokens: AccessTokens) -> Self {
         let api_root = if api_root.ends_with('/') { api_root.to_owned() } else { format!("{api_root}/") };
-        Self { http, api_root, tokens }
+        Self { http, api_root, tokens, page_size: PAGE_SIZE.to_string() }
+    }
+
+    /// Lists in pages of `n` events (1 to Google's 2,500).
+    #[must_use]
+    pub fn with_page_size(mut self, n: u16) -> Self {
+        self.page_size = n.clamp(1, 2500).to_string();
+        self
     }
 
     fn events_url(&self, calendar: &str) -> String {
@@ -203,7 +212,7 @@ impl Provider for GoogleProvider {
         cursor: Option<&str>,
         page: Option<&str>,
     ) -> Result<ChangePage, ProviderError> {
-        let mut q: Vec<(&str, &str)> = vec![("maxResults", PAGE_SIZE)];
+        let mut q: Vec<(&str, &str)> = vec![("maxResults", &self.page_size)];
         match cursor {
             Some(c) => q.push(("syncToken", c)),
             // A full listing without tombstones: what is listed is what exists (§1.6).

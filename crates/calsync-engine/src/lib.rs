@@ -7,6 +7,7 @@ pub mod job;
 pub mod metrics;
 mod pull;
 mod push;
+pub mod resolution;
 pub mod sealer;
 pub mod worker;
 
@@ -38,14 +39,19 @@ pub(crate) fn conflict_record(
     remote: Option<&calsync_core::sync::Content>,
 ) -> calsync_store::NewConflict {
     let (fields, reason) = match plan {
-        calsync_core::sync::Plan::Conflict { fields, reason } => (
-            fields
-                .iter()
-                .map(|f| serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-                .collect(),
-            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        ),
-        other => (Vec::new(), format!("{other:?}")),
+        calsync_core::sync::Plan::Conflict { fields, reason } => (field_names(fields), name(reason)),
+        // Asked before and still open, though the sides now agree more: the user decides on
+        // what differs between them.
+        _ => (field_names(&local.zip(remote).map(|(l, r)| l.diff(r)).unwrap_or_default()), "both_edited".into()),
     };
     calsync_store::NewConflict { local: local.cloned(), remote: remote.cloned(), fields, reason }
+}
+
+/// The snake_case name a value serialises to (fields, reasons).
+fn name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn field_names(fields: &[calsync_core::sync::Field]) -> Vec<String> {
+    fields.iter().map(name).collect()
 }

@@ -215,8 +215,9 @@ async fn create(
             // A replay: our earlier create went through. Pair with it, then bring it up to date.
             let id = calsync_providers::google::map::remote_id_for(event.id);
             let remote = provider.get(cal, &id).await?.ok_or(ProviderError::NotFound)?;
-            let theirs = content_of(&remote).unwrap_or_else(|| local.clone());
-            if theirs == local {
+            // A cancelled one (deleted there since, then chosen to keep) is written again:
+            // an update brings it back.
+            if content_of(&remote).as_ref() == Some(&local) {
                 store.record_push(link.id, seq, Some(&linked(&remote, local)), None, None).await?;
             } else {
                 let r = provider.update(cal, &remote.id, remote.etag.as_deref(), &write).await?;

@@ -23,6 +23,10 @@ pub struct Problem {
     /// For 412: the version that is current now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// For 409 on a decision taken on an old view: the resource as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{detail}")]
     PreconditionFailed { detail: String, current: Option<i64> },
+    /// 409: decided on a view that has changed; `current` is the view now.
+    #[error("{detail}")]
+    Stale { detail: String, current: serde_json::Value },
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
     #[error("{0}")]
@@ -83,6 +90,7 @@ impl ApiError {
             Self::Gone(_) => (StatusCode::GONE, "gone", "Deleted"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Stale { .. } => (StatusCode::CONFLICT, "stale", "Changed since you read it"),
             Self::PreconditionFailed { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "precondition-failed", "The resource changed")
             }
@@ -116,6 +124,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { what, id } => Self::NotFound(format!("{what} {id} does not exist")),
             StoreError::Gone { what, id } => Self::Gone(format!("{what} {id} was deleted")),
             StoreError::AlreadyExists { what, id } => Self::Conflict(format!("{what} {id} already exists")),
+            StoreError::Stale { what, id } => Self::Conflict(format!(
+                "{what} {id} changed since you read it: read it again and decide on the new versions"
+            )),
             StoreError::VersionMismatch { expected, current } => Self::PreconditionFailed {
                 detail: format!(
                     "If-Match named version {expected}, but the current version is {current}: reload, reapply your change, and retry"
@@ -131,10 +142,15 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, title) = self.parts();
+        let mut current = None;
         let (detail, errors, current_version) = match self {
             Self::BadRequest { detail, errors } => (detail, errors.0, None),
             Self::Invalid(v) => (v.to_string(), v.0, None),
             Self::PreconditionFailed { detail, current } => (detail, Vec::new(), current),
+            Self::Stale { detail, current: now } => {
+                current = Some(now);
+                (detail, Vec::new(), None)
+            }
             Self::Internal(internal) => {
                 tracing::error!(error = %internal, "internal error");
                 ("something went wrong on our side; it has been logged".to_owned(), Vec::new(), None)
@@ -148,6 +164,7 @@ impl IntoResponse for ApiError {
             detail,
             errors,
             current_version,
+            current,
         };
         let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

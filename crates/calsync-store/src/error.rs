@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A conditional write named a version that is no longer current.
     #[error("version {expected} is not current; the current version is {current}")]
     VersionMismatch { expected: i64, current: i64 },
+    /// A decision was taken on a view that has changed since (a conflict's versions moved).
+    #[error("{what} {id} changed since it was read")]
+    Stale { what: &'static str, id: String },
     /// The input is well-formed but contradicts what is stored (unknown calendar, …).
     #[error("{0}")]
     Invalid(Violations),

@@ -4,7 +4,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use calsync_core::sync::Content;
-use calsync_core::{AccountId, CalendarId, Event, EventDraft, EventId, LinkId, Seq, Source, UserId};
+use calsync_core::{AccountId, CalendarId, ConflictId, Event, EventDraft, EventId, LinkId, Seq, Source, UserId};
 use jiff::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,72 @@ pub struct NewConflict {
     pub reason: String,
 }
 
+/// A conflict as stored: the three versions (`None`: deleted on that side), the clashing
+/// fields, and — once resolved — who chose what and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictRecord {
+    pub id: ConflictId,
+    pub user_id: UserId,
+    pub link_id: LinkId,
+    pub calendar_id: CalendarId,
+    pub event_id: EventId,
+    pub base: Option<Content>,
+    pub local: Option<Content>,
+    pub remote: Option<Content>,
+    pub fields: Vec<String>,
+    pub reason: String,
+    /// Moves whenever a pull brings a newer remote version.
+    pub revision: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub choice: Option<String>,
+    pub resolved_by: Option<String>,
+}
+
+impl ConflictRecord {
+    pub const fn is_open(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+}
+
+/// Which conflicts to list; `None` matches all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConflictFilter {
+    pub link: Option<LinkId>,
+    pub calendar: Option<CalendarId>,
+    pub event: Option<EventId>,
+    pub open: Option<bool>,
+}
+
+/// What resolving a conflict does to the hub's event.
+#[derive(Debug, Clone)]
+pub enum LocalOutcome {
+    /// The hub already holds the result and the remote too: nothing to send.
+    Unchanged,
+    /// The hub holds the result; queue it again for the link (a new version, same content).
+    Requeue,
+    /// The hub's event gets this content (queued like any edit).
+    Write(Box<EventDraft>),
+    /// The hub's event is deleted (or its deletion queued again when it already is).
+    Delete,
+}
+
+/// A decision on a conflict, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub choice: String,
+    pub by: String,
+    /// Where the written content came from (the provider's source for `keep_remote`).
+    pub origin: Source,
+    pub local: LocalOutcome,
+    /// The event link afterwards (state ok, base = what the remote holds now), or `None`
+    /// when the remote copy is gone (a push creates it again).
+    pub link: Option<EventLink>,
+    /// `keep_both`: the remote version as a new local event (pushed as a new remote event).
+    pub copy: Option<crate::NewEvent>,
+}
+
 /// A change a pull applies to the hub, with the event link that results.
 #[derive(Debug, Clone)]
 pub enum PullOp {
@@ -234,8 +300,28 @@ pub trait SyncStore: crate::Store {
         unlink: Option<EventId>,
         conflict: Option<&NewConflict>,
     ) -> Result<(), StoreError>;
-    /// Open conflicts of a link (resolution comes with the conflicts API).
+    /// Open conflicts of a link.
     async fn open_conflicts(&self, link: LinkId) -> Result<Vec<(EventId, NewConflict)>, StoreError>;
+    /// The user's conflicts matching `filter`, newest first, at most `limit`.
+    async fn list_conflicts(
+        &self,
+        user: UserId,
+        filter: ConflictFilter,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>, StoreError>;
+    async fn get_conflict(&self, user: UserId, id: ConflictId) -> Result<ConflictRecord, StoreError>;
+    /// Applies `resolution` to an open conflict whose revision is still `revision` and whose
+    /// event is still at `local_version` (`None`: it does not exist): the hub's event, the
+    /// event link, the copy, and the record, in one transaction. Otherwise
+    /// [`StoreError::Stale`] (or `Gone` when it was resolved already) and nothing changes.
+    async fn resolve_conflict(
+        &self,
+        user: UserId,
+        id: ConflictId,
+        revision: i64,
+        local_version: Option<i64>,
+        resolution: &Resolution,
+    ) -> Result<(), StoreError>;
 
     /// Records how far a full listing has read (`None`: it finished).
     async fn set_listing_progress(&self, link: LinkId, read: Option<i64>) -> Result<(), StoreError>;

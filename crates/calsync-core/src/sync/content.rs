@@ -30,7 +30,7 @@ pub struct Content {
 
 /// The parts of [`Content`] a three-way merge treats as one unit each. Start and end move
 /// together: merging one side's start with the other's end makes an event nobody wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     Title,
@@ -72,6 +72,12 @@ fn optional_text(s: Option<&str>) -> Option<String> {
 /// them); left as given when it does not parse (validation reports that elsewhere).
 fn time(t: &EventTimeInput) -> EventTimeInput {
     EventTime::parse(t).map(|p| p.to_input()).unwrap_or_else(|_| t.clone())
+}
+
+/// Every part of [`Content`] is plain data (strings, unit enums, string-keyed structs), whose
+/// serialisation cannot fail; `null` stands in should that ever change.
+fn json<T: Serialize + ?Sized>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
 impl Content {
@@ -138,6 +144,29 @@ impl Content {
             Field::Transparency => self.transparency == other.transparency,
             Field::Visibility => self.visibility == other.visibility,
             Field::Attendees => self.attendees == other.attendees,
+        }
+    }
+
+    /// The value of `field` as JSON, for display (conflict screens, plan explanations):
+    /// text as a string, optional text as `null` when absent, the time as
+    /// `{"start": .., "end": ..}` in the [`EventTimeInput`] form, recurrence and attendees as
+    /// arrays, the enums in their snake_case spelling.
+    pub fn field_value(&self, field: Field) -> serde_json::Value {
+        match field {
+            Field::Title => json(&self.title),
+            Field::Description => json(&self.description),
+            Field::Location => json(&self.location),
+            Field::Time => {
+                let mut time = serde_json::Map::new();
+                time.insert("start".to_owned(), json(&self.start));
+                time.insert("end".to_owned(), json(&self.end));
+                serde_json::Value::Object(time)
+            }
+            Field::Recurrence => json(&self.recurrence),
+            Field::Status => json(&self.status),
+            Field::Transparency => json(&self.transparency),
+            Field::Visibility => json(&self.visibility),
+            Field::Attendees => json(&self.attendees),
         }
     }
 
@@ -213,6 +242,49 @@ mod tests {
         let b = Content::of(&edited);
         assert_ne!(a.hash(), b.hash());
         assert_eq!(a.diff(&b), vec![Field::Location]);
+    }
+
+    #[test]
+    fn field_values_are_the_json_a_user_would_read() {
+        let mut edited = input();
+        edited.location = Some("Room 2".into());
+        edited.attendees = vec![Attendee {
+            email: "Ada@Example.com".into(),
+            name: Some("Ada".into()),
+            response_status: ResponseStatus::Accepted,
+        }];
+        let c = Content::of(&edited);
+        let expected = [
+            (Field::Title, serde_json::json!("Team sync")),
+            (Field::Description, serde_json::Value::Null),
+            (Field::Location, serde_json::json!("Room 2")),
+            (
+                Field::Time,
+                serde_json::json!({
+                    "start": {"date_time": "2026-05-04T09:00:00", "time_zone": "Europe/Berlin"},
+                    "end": {"date_time": "2026-05-04T10:00:00", "time_zone": "Europe/Berlin"},
+                }),
+            ),
+            (Field::Recurrence, serde_json::json!([])),
+            (Field::Status, serde_json::json!("confirmed")),
+            (Field::Transparency, serde_json::json!("busy")),
+            (Field::Visibility, serde_json::json!("default")),
+            (
+                Field::Attendees,
+                serde_json::json!([{"email": "ada@example.com", "name": "Ada", "response_status": "accepted"}]),
+            ),
+        ];
+        assert_eq!(expected.each_ref().map(|(f, _)| *f), Field::ALL, "one expectation per field, in order");
+        for (field, value) in expected {
+            assert_eq!(c.field_value(field), value, "{field:?}");
+        }
+        let mut day = c.clone();
+        day.start = EventTimeInput { date: Some("2026-05-04".into()), ..Default::default() };
+        day.end = EventTimeInput { date: Some("2026-05-05".into()), ..Default::default() };
+        assert_eq!(
+            day.field_value(Field::Time),
+            serde_json::json!({"start": {"date": "2026-05-04"}, "end": {"date": "2026-05-05"}})
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 mod content;
 mod plan;
+mod resolve;
 
 pub use content::{Content, Field};
 pub use plan::{ConflictReason, Plan, plan};
+pub use resolve::{Choice, ResolveError, Side, resolve};

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod calendars;
 pub mod changes;
+pub mod conflicts;
 pub mod events;
 pub mod feeds;
 pub mod health;
@@ -18,6 +19,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
         .merge(links::router())
+        .merge(conflicts::router())
         .merge(webhooks::router())
         .merge(admin::router())
         .merge(calendars::router())

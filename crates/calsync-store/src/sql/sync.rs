@@ -2,16 +2,19 @@
 //! transaction-level event writes (`update_in`, `delete_in`, change rows) as the API.
 
 use super::{
-    CLAIM_LOCK, DbRow, SqlStore, Tx, append_change, check_calendar, check_series, delete_in, fetch_event, lock_user,
-    millis, source, sqlx_rows, update_in, write_event,
+    CLAIM_LOCK, DbRow, SqlStore, Tx, append_change, bumped, check_calendar, check_references, check_series, delete_in,
+    fetch_event, lock_user, millis, source, sqlx_rows, tombstone, update_in, write_event,
 };
 use crate::StoreError;
 use crate::sync::{
-    Account, AccountState, EventLink, EventLinkState, Link, LinkChannel, LinkState, NewConflict, PullOp, SyncStore,
+    Account, AccountState, ConflictFilter, ConflictRecord, EventLink, EventLinkState, Link, LinkChannel, LinkState,
+    LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
 };
 use async_trait::async_trait;
 use calsync_core::sync::Content;
-use calsync_core::{AccountId, CalendarId, ChangeOp, Event, EventId, EventMeta, LinkId, Seq, Source, UserId};
+use calsync_core::{
+    AccountId, CalendarId, ChangeOp, ConflictId, Event, EventId, EventMeta, LinkId, Seq, Source, UserId,
+};
 use jiff::Timestamp;
 use sqlx::Row;
 use uuid::Uuid;
@@ -98,6 +101,66 @@ fn event_link_from_row(row: &DbRow) -> Result<EventLink, StoreError> {
     })
 }
 
+const CONFLICT_COLS: &str = "c.id, c.user_id, c.link_id, l.calendar_id, c.event_id, c.base, c.local, c.remote, \
+     c.fields, c.reason, c.revision, c.created_at, c.updated_at, c.resolved_at, c.choice, c.resolved_by";
+
+fn conflict_from_row(row: &DbRow) -> Result<ConflictRecord, StoreError> {
+    let id = ConflictId::from_uuid(row.try_get::<Uuid, _>("id")?);
+    let content = |col: &str| -> Result<Option<Content>, StoreError> {
+        row.try_get::<Option<String>, _>(col)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("conflict", id, e)))
+            .transpose()
+    };
+    let fields: String = row.try_get("fields")?;
+    Ok(ConflictRecord {
+        id,
+        user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
+        link_id: LinkId::from_uuid(row.try_get::<Uuid, _>("link_id")?),
+        calendar_id: CalendarId::from_uuid(row.try_get::<Uuid, _>("calendar_id")?),
+        event_id: EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?),
+        base: content("base")?,
+        local: content("local")?,
+        remote: content("remote")?,
+        fields: serde_json::from_str(&fields).map_err(|e| corrupt("conflict", id, e))?,
+        reason: row.try_get("reason")?,
+        revision: row.try_get("revision")?,
+        created_at: millis(row.try_get("created_at")?)?,
+        updated_at: opt_millis(row.try_get("updated_at")?)?,
+        resolved_at: opt_millis(row.try_get("resolved_at")?)?,
+        choice: row.try_get("choice")?,
+        resolved_by: row.try_get("resolved_by")?,
+    })
+}
+
+/// What resolving does to the hub's event, inside the resolution's transaction.
+async fn apply_local_outcome(
+    tx: &mut Tx,
+    user: UserId,
+    current: Option<Event>,
+    outcome: &LocalOutcome,
+    origin: Source,
+    now: i64,
+) -> Result<(), StoreError> {
+    let missing = || StoreError::NotFound { what: "event", id: "of the conflict".into() };
+    match (outcome, current) {
+        (LocalOutcome::Unchanged, _) => {}
+        (LocalOutcome::Requeue, Some(e)) if e.is_deleted() => drop(tombstone(tx, user, &e, origin, now).await?),
+        (LocalOutcome::Requeue, Some(e)) => drop(update_in(tx, user, &e, e.draft.clone(), origin, now).await?),
+        (LocalOutcome::Write(draft), Some(e)) if e.is_deleted() => {
+            // Brought back: the same id, a new version, announced as created again.
+            check_references(tx, user, e.id, draft).await?;
+            let revived = bumped(&e, (**draft).clone(), origin, now, false)?;
+            write_event(tx, user, &revived, false).await?;
+            append_change(tx, user, &revived, None, ChangeOp::Created, origin, now).await?;
+        }
+        (LocalOutcome::Write(draft), Some(e)) => drop(update_in(tx, user, &e, (**draft).clone(), origin, now).await?),
+        (LocalOutcome::Delete, Some(e)) if e.is_deleted() => drop(tombstone(tx, user, &e, origin, now).await?),
+        (LocalOutcome::Delete, Some(e)) => drop(delete_in(tx, user, &e, origin, now).await?),
+        (_, None) => return Err(missing()),
+    }
+    Ok(())
+}
+
 async fn put_event_link(tx: &mut Tx, l: &EventLink, now: i64) -> Result<(), StoreError> {
     let base = serde_json::to_string(&l.base).map_err(|e| corrupt("event link", l.event_id, e))?;
     sqlx::query(
@@ -128,7 +191,10 @@ async fn put_conflict(tx: &mut Tx, l: &EventLink, c: &NewConflict, now: i64) -> 
     sqlx::query(
         "INSERT INTO conflicts (id, user_id, link_id, event_id, base, local, remote, fields, reason, created_at) \
          SELECT $1, user_id, id, $2, $3, $4, $5, $6, $7, $8 FROM links WHERE id = $9 \
-         ON CONFLICT (link_id, event_id) WHERE resolved_at IS NULL DO NOTHING",
+         ON CONFLICT (link_id, event_id) WHERE resolved_at IS NULL DO UPDATE SET local = excluded.local, \
+         remote = excluded.remote, fields = excluded.fields, reason = excluded.reason, \
+         revision = conflicts.revision + 1, updated_at = excluded.created_at \
+         WHERE conflicts.remote IS DISTINCT FROM excluded.remote OR conflicts.local IS DISTINCT FROM excluded.local",
     )
     .bind(calsync_core::ConflictId::new().as_uuid())
     .bind(l.event_id.as_uuid())
@@ -504,6 +570,100 @@ impl SyncStore for SqlStore {
                 ))
             })
             .collect()
+    }
+
+    async fn list_conflicts(
+        &self,
+        user: UserId,
+        filter: ConflictFilter,
+        limit: u32,
+    ) -> Result<Vec<ConflictRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CONFLICT_COLS} FROM conflicts c JOIN links l ON l.id = c.link_id WHERE c.user_id = $1 \
+             AND ($2 IS NULL OR c.link_id = $2) AND ($3 IS NULL OR l.calendar_id = $3) \
+             AND ($4 IS NULL OR c.event_id = $4) AND ($5 IS NULL OR (c.resolved_at IS NULL) = $5) \
+             ORDER BY c.created_at DESC, c.id LIMIT $6"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.as_uuid())
+            .bind(filter.link.map(|l| l.as_uuid()))
+            .bind(filter.calendar.map(|c| c.as_uuid()))
+            .bind(filter.event.map(|e| e.as_uuid()))
+            .bind(filter.open)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(conflict_from_row).collect()
+    }
+
+    async fn get_conflict(&self, user: UserId, id: ConflictId) -> Result<ConflictRecord, StoreError> {
+        let sql = format!(
+            "SELECT {CONFLICT_COLS} FROM conflicts c JOIN links l ON l.id = c.link_id WHERE c.id = $1 AND c.user_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "conflict", id: id.to_string() })?;
+        conflict_from_row(&row)
+    }
+
+    async fn resolve_conflict(
+        &self,
+        user: UserId,
+        id: ConflictId,
+        revision: i64,
+        local_version: Option<i64>,
+        resolution: &Resolution,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let sql = format!(
+            "SELECT {CONFLICT_COLS} FROM conflicts c JOIN links l ON l.id = c.link_id WHERE c.id = $1 AND c.user_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "conflict", id: id.to_string() })?;
+        let conflict = conflict_from_row(&row)?;
+        let current = match fetch_event(&mut tx, user, conflict.event_id).await {
+            Ok(e) => Some(e),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if !conflict.is_open()
+            || conflict.revision != revision
+            || current.as_ref().map(|e| e.meta.version) != local_version
+        {
+            return Err(StoreError::Stale { what: "conflict", id: id.to_string() });
+        }
+        apply_local_outcome(&mut tx, user, current, &resolution.local, resolution.origin, now).await?;
+        match &resolution.link {
+            Some(l) => put_event_link(&mut tx, l, now).await?,
+            None => drop_event_link(&mut tx, conflict.link_id, conflict.event_id).await?,
+        }
+        if let Some(copy) = &resolution.copy {
+            check_calendar(&mut tx, user, copy.draft.calendar_id()).await?;
+            let event =
+                Event { id: copy.id, draft: copy.draft.clone(), meta: EventMeta::created(millis(now)?, copy.source) };
+            write_event(&mut tx, user, &event, true).await?;
+            append_change(&mut tx, user, &event, None, ChangeOp::Created, copy.source, now).await?;
+        }
+        sqlx::query(
+            "UPDATE conflicts SET resolved_at = $2, choice = $3, resolved_by = $4, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(now)
+        .bind(&resolution.choice)
+        .bind(&resolution.by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_listing_progress(&self, link: LinkId, read: Option<i64>) -> Result<(), StoreError> {

@@ -210,8 +210,8 @@ fn decide(
 ) -> Vec<PullOp> {
     if k.link.state == EventLinkState::Conflict && r.etag != k.link.etag {
         // Waiting for the user, and the remote moved on: the conflict shows the newest
-        // version (nothing is written to the hub), and the etag follows it.
-        summary.conflicts += 1;
+        // version (nothing is written to the hub), and the etag follows it. Not counted: no
+        // new conflict, and the hub's events are untouched.
         let plan = plan(Some(&k.link.base), local, remote.map(|(c, _)| c));
         let conflict = crate::conflict_record(&plan, local, remote.map(|(c, _)| c));
         return vec![PullOp::Conflict { link: EventLink { etag: r.etag.clone(), ..k.link.clone() }, conflict }];

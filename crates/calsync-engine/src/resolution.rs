@@ -39,7 +39,7 @@ pub fn resolution(
 ) -> Result<Resolution, ResolutionError> {
     let local = local_content(conflict, Some(event));
     let remote = conflict.remote.as_ref();
-    let target = resolve(choice, local.as_ref(), remote)?;
+    let target = resolve(choice, conflict.base.as_ref(), local.as_ref(), remote)?;
     let draft_with = |content: &Content, standalone: bool| {
         let mut input: EventInput = event.draft.to_input();
         content.apply_to(&mut input);

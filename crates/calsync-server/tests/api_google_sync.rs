@@ -3,140 +3,14 @@
 
 mod support;
 
-use calsync_emulators::google::{Config, DEFAULT_USER, GoogleEmulator};
-use calsync_engine::Schedule;
 use calsync_store::testing::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
+use support::google::{
+    connect_and_link, edit_in_google, emulator, eventually, google_titles, local_titles, meeting, quick,
+};
 use support::{PATIENCE, TestApp};
-
-/// A schedule for tests: poll often when there is no push, back off briefly.
-fn quick(poll: Duration) -> Schedule {
-    Schedule {
-        poll_with_push: Duration::from_secs(3600),
-        poll_without_push: poll,
-        backoff_base: Duration::from_millis(100),
-        backoff_cap: Duration::from_secs(1),
-    }
-}
-
-async fn emulator() -> GoogleEmulator {
-    GoogleEmulator::start(Config {
-        auto_approve: true,
-        notification_retry_delay: Duration::from_millis(50),
-        ..Config::default()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("emulator: {e}"))
-}
-
-/// Connects the user's Google account the way a browser would, and links `calendar` to the
-/// primary Google calendar. Returns the link id.
-async fn connect_and_link(app: &TestApp, token: &str, calendar: &str) -> String {
-    let start = app.send_json(Method::POST, "/api/v1/accounts/google/connect", token, &json!({})).await;
-    assert_eq!(start.status, 200, "{}", start.json);
-    let consent = start.json["authorization_url"].as_str().unwrap_or_default().to_owned();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let redirect = browser.get(&consent).send().await.unwrap_or_else(|e| panic!("{e}"));
-    let callback = redirect.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(callback.starts_with(&app.url("/oauth/google/callback")), "consent redirected to {callback:?}");
-    let done = browser.get(&callback).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(done.status(), 200);
-    // The state is single-use: replaying the callback is refused.
-    assert_eq!(browser.get(&callback).send().await.map(|r| r.status().as_u16()).unwrap_or(0), 400);
-
-    let accounts = app.get("/api/v1/accounts", token).await;
-    let account = &accounts.json["accounts"][0];
-    assert_eq!((account["remote_user"].as_str(), account["state"].as_str()), (Some(DEFAULT_USER), Some("active")));
-    let account_id = account["id"].as_str().unwrap_or_default().to_owned();
-    let remote = app.get(&format!("/api/v1/accounts/{account_id}/calendars"), token).await;
-    assert_eq!(remote.json["calendars"][0]["id"], DEFAULT_USER, "{}", remote.json);
-    let link = app
-        .send_json(
-            Method::POST,
-            "/api/v1/links",
-            token,
-            &json!({"account_id": account_id, "calendar_id": calendar, "remote_calendar_id": DEFAULT_USER}),
-        )
-        .await;
-    assert_eq!(link.status, 201, "{}", link.json);
-    link.json["id"].as_str().unwrap_or_default().to_owned()
-}
-
-/// Polls until `check` holds (or fails after PATIENCE with `what`).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gave up waiting: {what}");
-}
-
-async fn local_titles(app: &TestApp, token: &str, calendar: &str) -> Vec<String> {
-    let feed = app
-        .get(&format!("/api/v1/calendars/{calendar}/events?start=2026-05-01T00:00:00Z&end=2026-07-01T00:00:00Z"), token)
-        .await;
-    let mut titles: Vec<String> = feed.json["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["title"].as_str().map(str::to_owned))
-        .collect();
-    titles.sort();
-    titles
-}
-
-async fn google_titles(google: &GoogleEmulator) -> Vec<String> {
-    let token = google.access_token(DEFAULT_USER);
-    let list: Value = reqwest::Client::new()
-        .get(format!("{}calendars/primary/events", google.api_root()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut titles: Vec<String> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["summary"].as_str().map(str::to_owned))
-        .collect();
-    titles.sort();
-    titles
-}
-
-async fn edit_in_google(google: &GoogleEmulator, summary: &str) -> Value {
-    reqwest::Client::new()
-        .post(format!("{}/_emulator/users/{DEFAULT_USER}/calendars/primary/events", google.base_url()))
-        .json(&json!({"summary": summary,
-            "start": {"dateTime": "2026-06-01T10:00:00+02:00", "timeZone": "Europe/Berlin"},
-            "end": {"dateTime": "2026-06-01T11:00:00+02:00", "timeZone": "Europe/Berlin"}}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn meeting(calendar: &str, title: &str) -> Value {
-    json!({"calendar_id": calendar, "title": title,
-           "start": {"date_time": "2026-06-02T09:00:00", "time_zone": "Europe/Berlin"},
-           "end": {"date_time": "2026-06-02T10:00:00", "time_zone": "Europe/Berlin"}})
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_push_a_google_edit_arrives_by_notification_and_a_local_edit_reaches_google() {

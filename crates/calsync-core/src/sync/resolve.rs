@@ -19,7 +19,8 @@ pub enum Choice {
     KeepLocal,
     /// The provider's version wins (a deletion included).
     KeepRemote,
-    /// Field by field; fields not named keep the local value.
+    /// Field by field as named; a field not named comes from the side that changed it
+    /// since the base (the local side when both did).
     MergeFields(BTreeMap<Field, Side>),
     /// A whole new version, written by the user.
     MergeContent(Box<Content>),
@@ -48,12 +49,14 @@ pub enum ResolveError {
     NeedsBothVersions(&'static str),
 }
 
-/// The content the event ends with (`None`: deleted everywhere).
+/// The content the event ends with (`None`: deleted everywhere); `base` is what both sides
+/// last agreed on.
 ///
 /// # Errors
 /// A merge or `keep_both` when one side deleted the event.
 pub fn resolve(
     choice: &Choice,
+    base: Option<&Content>,
     local: Option<&Content>,
     remote: Option<&Content>,
 ) -> Result<Option<Content>, ResolveError> {
@@ -63,10 +66,13 @@ pub fn resolve(
         Choice::MergeContent(content) => Ok(Some((**content).clone())),
         Choice::MergeFields(fields) => {
             let (Some(l), Some(r)) = (local, remote) else { return Err(ResolveError::NeedsBothVersions("merge")) };
+            let (ours, theirs) = base.map_or_else(Default::default, |b| (b.diff(l), b.diff(r)));
             let mut merged = l.clone();
-            for (field, side) in fields {
-                if *side == Side::Remote {
-                    merged.take(r, *field);
+            for field in Field::ALL {
+                let only_theirs = theirs.contains(&field) && !ours.contains(&field);
+                let side = fields.get(&field).copied().unwrap_or(if only_theirs { Side::Remote } else { Side::Local });
+                if side == Side::Remote {
+                    merged.take(r, field);
                 }
             }
             Ok(Some(merged))
@@ -98,22 +104,41 @@ mod tests {
     fn each_choice_picks_its_version() {
         let (ours, theirs) = (content("Ours", Some("Room 1")), content("Theirs", Some("Room 2")));
         let both = (Some(&ours), Some(&theirs));
-        assert_eq!(resolve(&Choice::KeepLocal, both.0, both.1), Ok(Some(ours.clone())));
-        assert_eq!(resolve(&Choice::KeepRemote, both.0, both.1), Ok(Some(theirs.clone())));
-        assert_eq!(resolve(&Choice::KeepBoth, both.0, both.1), Ok(Some(ours.clone())));
+        assert_eq!(resolve(&Choice::KeepLocal, None, both.0, both.1), Ok(Some(ours.clone())));
+        assert_eq!(resolve(&Choice::KeepRemote, None, both.0, both.1), Ok(Some(theirs.clone())));
+        assert_eq!(resolve(&Choice::KeepBoth, None, both.0, both.1), Ok(Some(ours.clone())));
         let fields = BTreeMap::from([(Field::Location, Side::Remote), (Field::Title, Side::Local)]);
-        assert_eq!(resolve(&Choice::MergeFields(fields), both.0, both.1), Ok(Some(content("Ours", Some("Room 2")))));
+        assert_eq!(
+            resolve(&Choice::MergeFields(fields), None, both.0, both.1),
+            Ok(Some(content("Ours", Some("Room 2"))))
+        );
         let written = content("Written by hand", None);
-        assert_eq!(resolve(&Choice::MergeContent(Box::new(written.clone())), both.0, both.1), Ok(Some(written)));
+        assert_eq!(resolve(&Choice::MergeContent(Box::new(written.clone())), None, both.0, both.1), Ok(Some(written)));
+    }
+
+    #[test]
+    fn a_merge_keeps_what_only_one_side_changed_and_asks_only_for_the_clash() {
+        let base = content("Standup", Some("Room 1"));
+        let mut ours = content("Standup (ours)", Some("Room 7"));
+        let mut theirs = content("Standup (theirs)", Some("Room 1"));
+        theirs.description = Some("Agenda".into());
+        ours.description = None;
+        let fields = BTreeMap::from([(Field::Title, Side::Remote)]);
+        let merged = resolve(&Choice::MergeFields(fields), Some(&base), Some(&ours), Some(&theirs));
+        let mut expected = content("Standup (theirs)", Some("Room 7"));
+        expected.description = Some("Agenda".into());
+        assert_eq!(merged, Ok(Some(expected)), "title as chosen, location from us, description from them");
+        let unnamed = resolve(&Choice::MergeFields(BTreeMap::new()), Some(&base), Some(&ours), Some(&theirs));
+        assert_eq!(unnamed.ok().flatten().map(|c| c.title), Some("Standup (ours)".into()), "a clash not named: ours");
     }
 
     #[test]
     fn a_deletion_is_kept_or_undone_but_never_merged() {
         let ours = content("Ours", None);
-        assert_eq!(resolve(&Choice::KeepRemote, Some(&ours), None), Ok(None));
-        assert_eq!(resolve(&Choice::KeepLocal, Some(&ours), None), Ok(Some(ours.clone())));
-        assert_eq!(resolve(&Choice::KeepLocal, None, Some(&ours)), Ok(None));
-        assert!(resolve(&Choice::MergeFields(BTreeMap::new()), Some(&ours), None).is_err());
-        assert!(resolve(&Choice::KeepBoth, None, Some(&ours)).is_err());
+        assert_eq!(resolve(&Choice::KeepRemote, None, Some(&ours), None), Ok(None));
+        assert_eq!(resolve(&Choice::KeepLocal, None, Some(&ours), None), Ok(Some(ours.clone())));
+        assert_eq!(resolve(&Choice::KeepLocal, None, None, Some(&ours)), Ok(None));
+        assert!(resolve(&Choice::MergeFields(BTreeMap::new()), None, Some(&ours), None).is_err());
+        assert!(resolve(&Choice::KeepBoth, None, None, Some(&ours)).is_err());
     }
 }

@@ -19,6 +19,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_link, list_links))
         .routes(routes!(delete_link))
         .routes(routes!(link_status))
+        .routes(routes!(sync_link_now))
+}
+
+#[utoipa::path(post, path = "/api/v1/links/{id}/sync", tag = "links", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Link id")),
+    responses((status = 202, description = "The link runs as soon as a worker is free (pull, then push)"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "Sync is not configured")))]
+async fn sync_link_now(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<LinkId>,
+) -> Result<StatusCode, ApiError> {
+    let sync = sync(&state)?;
+    let link = state.store.get_link(user.id, id).await?;
+    state.store.mark_due(link.id, state.clock.now()).await?;
+    sync.wake_workers();
+    Ok(StatusCode::ACCEPTED)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

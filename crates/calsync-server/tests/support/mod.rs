@@ -1,6 +1,8 @@
 //! A real calsync server on 127.0.0.1:0 over a throw-away database, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod google;
+
 use calsync_core::SystemClock;
 use calsync_server::AppState;
 use calsync_server::auth::hash_token;

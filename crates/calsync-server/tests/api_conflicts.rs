@@ -1,0 +1,351 @@
+//! Conflicts as a user lives them, through the API against the Google emulator: the same
+//! event changed in the app and in Google between two syncs pauses that event and asks;
+//! each decision settles both sides with no duplicate; a newer Google edit updates the
+//! question instead of being lost. On SQLite and on PostgreSQL.
+
+mod support;
+
+use calsync_emulators::google::{DEFAULT_USER, GoogleEmulator};
+use calsync_store::testing::TestDb;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::TestApp;
+use support::google::{connect_and_link, emulator, eventually, quick};
+
+/// Runs `async fn $name(db: TestDb)` as `$name::sqlite` and `$name::postgres`.
+macro_rules! on_both_databases {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(calsync_store::testing::TestDb::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = calsync_store::testing::TestDb::postgres().await else {
+                    eprintln!("CALSYNC_TEST_POSTGRES_URL unset: PostgreSQL half skipped");
+                    return;
+                };
+                super::$name(db).await;
+            }
+        }
+    };
+}
+
+on_both_databases!(the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides);
+on_both_databases!(deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once);
+on_both_databases!(a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_is_refused);
+
+/// A user with a calendar linked to her Google calendar; links are polled (hourly), so
+/// syncs happen when the app writes or the test asks.
+struct Scene {
+    google: GoogleEmulator,
+    app: TestApp,
+    token: String,
+    calendar: String,
+    link: String,
+}
+
+impl Scene {
+    async fn new(db: TestDb) -> Self {
+        let google = emulator().await;
+        let app = TestApp::with_google(db, google.base_url(), false, quick(Duration::from_secs(3600))).await;
+        let token = app.user("ada").await;
+        let calendar = app.calendar(&token, "Work").await;
+        let link = connect_and_link(&app, &token, &calendar).await;
+        Self { google, app, token, calendar, link }
+    }
+
+    fn event(&self, title: &str) -> Value {
+        json!({"calendar_id": self.calendar, "title": title,
+               "start": {"date_time": "2026-06-02T09:00:00", "time_zone": "Europe/Berlin"},
+               "end": {"date_time": "2026-06-02T10:00:00", "time_zone": "Europe/Berlin"}})
+    }
+
+    /// Creates an event in the app; returns its id once Google has it.
+    async fn create(&self, title: &str) -> String {
+        let id =
+            self.app.create_event(&self.token, self.event(title)).await["id"].as_str().unwrap_or_default().to_owned();
+        eventually("the new event reached Google", || async { self.google_event_titled(title).await.is_some() }).await;
+        id
+    }
+
+    /// Replaces the app's event with `body` (PUT).
+    async fn edit(&self, id: &str, body: Value) {
+        let reply = self.app.send_json(Method::PUT, &format!("/api/v1/events/{id}"), &self.token, &body).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+
+    /// The live events of the Google calendar.
+    async fn google_events(&self) -> Vec<Value> {
+        let list: Value = reqwest::Client::new()
+            .get(format!("{}calendars/primary/events", self.google.api_root()))
+            .bearer_auth(self.google.access_token(DEFAULT_USER))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn google_event_titled(&self, title: &str) -> Option<Value> {
+        self.google_events().await.into_iter().find(|e| e["summary"] == title)
+    }
+
+    async fn google_titles(&self) -> Vec<String> {
+        let mut titles: Vec<String> =
+            self.google_events().await.iter().filter_map(|e| e["summary"].as_str().map(str::to_owned)).collect();
+        titles.sort();
+        titles
+    }
+
+    async fn local_titles(&self) -> Vec<String> {
+        let feed = self
+            .app
+            .get(
+                &format!(
+                    "/api/v1/calendars/{}/events?start=2026-06-01T00:00:00Z&end=2026-07-01T00:00:00Z",
+                    self.calendar
+                ),
+                &self.token,
+            )
+            .await;
+        let mut titles: Vec<String> = feed.json["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["title"].as_str().map(str::to_owned))
+            .collect();
+        titles.sort();
+        titles
+    }
+
+    /// An edit "in Google's web UI" of the event titled `title`.
+    async fn edit_in_google(&self, title: &str, method: Method, patch: Value) {
+        let event = self.google_event_titled(title).await.unwrap_or_else(|| panic!("no {title:?} in Google"));
+        let id = event["id"].as_str().unwrap_or_default();
+        let url = format!("{}/_emulator/users/{DEFAULT_USER}/calendars/primary/events/{id}", self.google.base_url());
+        let mut request = reqwest::Client::new().request(method, url);
+        if !patch.is_null() {
+            request = request.json(&patch);
+        }
+        let reply = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(reply.status().is_success(), "{}", reply.status());
+    }
+
+    /// Google refuses every write until `allow_writes`: local edits wait in the outbox
+    /// while pulls still run, so edits on both sides meet in one sync.
+    async fn hold_writes(&self) {
+        for method in ["PUT", "POST", "DELETE", "PATCH"] {
+            let reply = reqwest::Client::new()
+                .post(format!("{}/_emulator/faults", self.google.base_url()))
+                .json(&json!({"status": 503, "method": method, "path": "/events", "count": 100_000}))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(reply.status(), 204);
+        }
+    }
+
+    async fn allow_writes(&self) {
+        let url = format!("{}/_emulator/faults", self.google.base_url());
+        reqwest::Client::new().delete(url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    async fn sync_now(&self) {
+        let reply = self
+            .app
+            .send_json(Method::POST, &format!("/api/v1/links/{}/sync", self.link), &self.token, &json!(null))
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.json);
+    }
+
+    async fn open_conflicts(&self) -> Vec<Value> {
+        let reply = self.app.get("/api/v1/conflicts", &self.token).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        reply.json["conflicts"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for `n` open conflicts; returns them keyed by the local title.
+    async fn wait_for_conflicts(&self, n: usize) -> Vec<Value> {
+        eventually(&format!("{n} open conflicts"), || async {
+            self.sync_now().await;
+            self.open_conflicts().await.len() == n
+        })
+        .await;
+        self.open_conflicts().await
+    }
+
+    async fn resolve(&self, conflict: &Value, decision: Value) -> support::Reply {
+        let mut body = decision;
+        body["revision"] = conflict["revision"].clone();
+        let id = conflict["id"].as_str().unwrap_or_default();
+        self.app.send_json(Method::POST, &format!("/api/v1/conflicts/{id}/resolve"), &self.token, &body).await
+    }
+
+    async fn outbox_empty(&self) -> bool {
+        let status = self.app.get(&format!("/api/v1/links/{}/status", self.link), &self.token).await;
+        status.json["outbox_depth"] == 0 && status.json["conflicts"] == 0
+    }
+}
+
+fn conflict_about<'c>(conflicts: &'c [Value], local_title: &str) -> &'c Value {
+    conflicts
+        .iter()
+        .find(|c| c["local"]["title"] == local_title)
+        .unwrap_or_else(|| panic!("no conflict about {local_title:?} in {conflicts:#?}"))
+}
+
+async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides(db: TestDb) {
+    let s = Scene::new(db).await;
+    let mut ids = Vec::new();
+    for name in ["Alpha", "Bravo", "Charlie", "Delta", "Echo"] {
+        ids.push(s.create(name).await);
+    }
+
+    s.hold_writes().await;
+    for (i, name) in ["Alpha", "Bravo", "Charlie", "Delta"].iter().enumerate() {
+        let mut body = s.event(&format!("{name} (app)"));
+        if *name == "Charlie" {
+            body["location"] = json!("Room 7");
+        }
+        s.edit(&ids[i], body).await;
+        let mut patch = json!({"summary": format!("{name} (Google)")});
+        if *name == "Charlie" {
+            patch["description"] = json!("Agenda from Google");
+        }
+        s.edit_in_google(name, Method::PATCH, patch).await;
+    }
+    // Echo changes only in Google: it must keep flowing while the others wait.
+    s.edit_in_google("Echo", Method::PATCH, json!({"summary": "Echo (Google)"})).await;
+    s.allow_writes().await;
+
+    let conflicts = s.wait_for_conflicts(4).await;
+    let alpha = conflict_about(&conflicts, "Alpha (app)");
+    assert_eq!(alpha["state"], "open");
+    assert_eq!(alpha["reason"], "both_edited");
+    assert_eq!(alpha["fields"], json!(["title"]));
+    assert_eq!(alpha["remote"]["title"], "Alpha (Google)");
+    let title_row = alpha["diff"].as_array().into_iter().flatten().find(|d| d["field"] == "title").cloned();
+    assert_eq!(
+        title_row,
+        Some(json!({"field": "title", "base": "Alpha", "local": "Alpha (app)", "remote": "Alpha (Google)",
+                    "local_changed": true, "remote_changed": true, "clash": true}))
+    );
+    eventually("Echo's Google edit arrived though others wait", || async {
+        s.local_titles().await.contains(&"Echo (Google)".to_owned())
+    })
+    .await;
+    // Paused: neither side was overwritten.
+    let google = s.google_titles().await;
+    assert!(google.contains(&"Alpha (Google)".to_owned()) && !google.contains(&"Alpha (app)".to_owned()), "{google:?}");
+    assert!(s.local_titles().await.contains(&"Alpha (app)".to_owned()));
+
+    let keep_local = s.resolve(alpha, json!({"choice": "keep_local"})).await;
+    assert_eq!(keep_local.status, 200, "{}", keep_local.json);
+    assert_eq!(
+        (keep_local.json["state"].as_str(), keep_local.json["choice"].as_str()),
+        (Some("resolved"), Some("keep_local"))
+    );
+    assert_eq!(keep_local.json["resolved_by"], "ada");
+    let again = s.resolve(alpha, json!({"choice": "keep_remote"})).await;
+    again.assert_status_problem(409);
+    assert_eq!(again.json["current"]["state"], "resolved", "{}", again.json);
+
+    let bravo = s.resolve(conflict_about(&conflicts, "Bravo (app)"), json!({"choice": "keep_remote"})).await;
+    assert_eq!(bravo.status, 200, "{}", bravo.json);
+    let charlie = s
+        .resolve(conflict_about(&conflicts, "Charlie (app)"), json!({"choice": "merge", "fields": {"title": "remote"}}))
+        .await;
+    assert_eq!(charlie.status, 200, "{}", charlie.json);
+    let delta = s.resolve(conflict_about(&conflicts, "Delta (app)"), json!({"choice": "keep_both"})).await;
+    assert_eq!(delta.status, 200, "{}", delta.json);
+
+    let expected =
+        ["Alpha (app)", "Bravo (Google)", "Charlie (Google)", "Delta (Google)", "Delta (app)", "Echo (Google)"];
+    eventually("both sides agree on every decision", || async {
+        s.google_titles().await == expected && s.local_titles().await == expected && s.outbox_empty().await
+    })
+    .await;
+    let charlie = s.google_event_titled("Charlie (Google)").await.unwrap_or_default();
+    assert_eq!(
+        (charlie["location"].as_str(), charlie["description"].as_str()),
+        (Some("Room 7"), Some("Agenda from Google")),
+        "the merge kept what each side alone changed: {charlie}"
+    );
+    assert!(s.open_conflicts().await.is_empty());
+    let history = s.app.get(&format!("/api/v1/conflicts?event_id={}&state=all", ids[0]), &s.token).await;
+    assert_eq!(history.json["conflicts"][0]["choice"], "keep_local", "{}", history.json);
+    // Settled for good: another sync changes nothing and asks nothing.
+    s.sync_now().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.google_titles().await, expected);
+    assert!(s.open_conflicts().await.is_empty());
+}
+
+async fn deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once(db: TestDb) {
+    let s = Scene::new(db).await;
+    let id = s.create("Standup").await;
+    s.hold_writes().await;
+    let mut body = s.event("Standup");
+    body["description"] = json!("Agenda: budget");
+    s.edit(&id, body).await;
+    s.edit_in_google("Standup", Method::DELETE, Value::Null).await;
+    s.allow_writes().await;
+
+    let conflicts = s.wait_for_conflicts(1).await;
+    assert_eq!(conflicts[0]["reason"], "deleted_remotely");
+    assert_eq!(conflicts[0]["remote"], Value::Null);
+    assert!(s.google_titles().await.is_empty(), "the deletion stands until the user decides");
+    let merge = s.resolve(&conflicts[0], json!({"choice": "keep_both"})).await;
+    merge.assert_problem(422, "choice", "needs_both_versions");
+
+    let kept = s.resolve(&conflicts[0], json!({"choice": "keep_local"})).await;
+    assert_eq!(kept.status, 200, "{}", kept.json);
+    eventually("the event is back in Google", || async { s.google_titles().await == ["Standup"] }).await;
+    eventually("and settled", || async { s.outbox_empty().await }).await;
+    let back = s.google_event_titled("Standup").await.unwrap_or_default();
+    assert_eq!(back["description"], "Agenda: budget");
+    assert_eq!(s.local_titles().await, ["Standup"]);
+    assert_eq!(s.google_events().await.len(), 1, "re-created once");
+}
+
+async fn a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_is_refused(db: TestDb) {
+    let s = Scene::new(db).await;
+    let id = s.create("Review").await;
+    s.hold_writes().await;
+    s.edit(&id, s.event("Review (app)")).await;
+    s.edit_in_google("Review", Method::PATCH, json!({"summary": "Review (Google)"})).await;
+    let first = s.wait_for_conflicts(1).await.remove(0);
+
+    s.edit_in_google("Review (Google)", Method::PATCH, json!({"summary": "Review (Google, later)"})).await;
+    eventually("the conflict shows the newer Google version", || async {
+        s.sync_now().await;
+        s.open_conflicts().await.first().is_some_and(|c| c["remote"]["title"] == "Review (Google, later)")
+    })
+    .await;
+    let updated = s.open_conflicts().await.remove(0);
+    assert_ne!(updated["revision"], first["revision"]);
+    assert_eq!(updated["id"], first["id"], "the same conflict, not a second one");
+
+    s.allow_writes().await;
+    let stale = s.resolve(&first, json!({"choice": "keep_remote"})).await;
+    stale.assert_status_problem(409);
+    assert_eq!(stale.json["current"]["remote"]["title"], "Review (Google, later)", "{}", stale.json);
+    let bad = s.resolve(&first, json!({"choice": "keep_remote", "fields": {"title": "remote"}})).await;
+    bad.assert_problem(400, "fields", "not_allowed");
+
+    let current = &stale.json["current"];
+    let taken = s.resolve(current, json!({"choice": "keep_remote"})).await;
+    assert_eq!(taken.status, 200, "{}", taken.json);
+    eventually("the newest Google version is everywhere", || async {
+        s.local_titles().await == ["Review (Google, later)"]
+            && s.google_titles().await == ["Review (Google, later)"]
+            && s.outbox_empty().await
+    })
+    .await;
+}

@@ -81,7 +81,8 @@ pub async fn run_link(
         Ok(s) => run.pull = Some(s),
         Err(e) => run.error = Some(e),
     }
-    if run.error.is_none() {
+    let braked = run.pull.as_ref().is_some_and(|p| p.braked > 0);
+    if run.error.is_none() && !braked {
         // Push from the link as it is now (the pull may have moved nothing of it but its cursor).
         let current = store.get_link(link.user_id, link.id).await?;
         match push(store, provider, &current).await {

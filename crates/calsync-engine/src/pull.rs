@@ -6,7 +6,7 @@ use crate::SyncError;
 use calsync_core::sync::{Content, Plan, plan};
 use calsync_core::{EventDraft, EventId, EventInput, Source};
 use calsync_providers::{PageNext, Provider, ProviderError, RemoteEvent, RemoteState};
-use calsync_store::{EventLink, EventLinkState, Link, PullOp, StoreError, SyncStore};
+use calsync_store::{BrakeDecision, EventLink, EventLinkState, Link, LinkSettings, PullOp, StoreError, SyncStore};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct PullSummary {
     pub resynced: bool,
     /// A full listing came back empty while events were linked: nothing was deleted.
     pub empty_listing_guarded: bool,
+    /// Deletions held back by the safety brake (the link is paused, asking the user).
+    pub braked: usize,
 }
 
 impl PullSummary {
@@ -85,9 +87,54 @@ pub async fn pull(
     };
     summary.pages = pages;
     summary.remote_events = events.len();
-    let ops = plan_pull(store, link, events, full, &mut summary).await?;
+    let mut ops = plan_pull(store, link, events, full, &mut summary).await?;
+    let deletions = ops.iter().filter(|o| matches!(o, PullOp::Delete { .. })).count();
+    if deletions > 0 {
+        let linked = store.event_links(link.id).await?.len();
+        if brake_trips(&link.settings, deletions, linked) {
+            match link.brake_decision {
+                Some(BrakeDecision::Confirm) => {
+                    tracing::info!(link = %link.id, deletions, "mass deletion confirmed by the user")
+                }
+                Some(BrakeDecision::Reject) => {
+                    tracing::info!(link = %link.id, deletions, "mass deletion rejected: re-creating at the provider");
+                    summary.deleted = 0;
+                    ops = ops
+                        .into_iter()
+                        .flat_map(|op| match op {
+                            PullOp::Delete { event_id } => {
+                                vec![PullOp::Unlink { event_id }, PullOp::Requeue { event_id }]
+                            }
+                            other => vec![other],
+                        })
+                        .collect();
+                }
+                None => {
+                    let s = &link.settings;
+                    let reason = format!(
+                        "safety brake: the provider deleted {deletions} of the {linked} events of this link (the link \
+                         allows {} or {}% at once); confirm to delete them here too, or reject to restore them at the provider",
+                        s.max_deletions, s.max_deletion_percent
+                    );
+                    tracing::warn!(link = %link.id, deletions, linked, "safety brake: pausing the link");
+                    store.set_brake(link.id, Some(&reason)).await?;
+                    summary.braked = deletions;
+                    summary.deleted = 0;
+                    return Ok(summary);
+                }
+            }
+        }
+    }
     store.apply_pull(link.user_id, link.id, source, ops, Some(&cursor)).await?;
     Ok(summary)
+}
+
+/// A pull deleting more than the link allows at once: more than `max_deletions`, or (from
+/// five on, so small calendars are not braked for every cleanup) more than the share.
+fn brake_trips(settings: &LinkSettings, deletions: usize, linked: usize) -> bool {
+    let (deletions, linked) = (i64::try_from(deletions).unwrap_or(i64::MAX), i64::try_from(linked).unwrap_or(i64::MAX));
+    deletions > settings.max_deletions
+        || (deletions >= 5 && deletions.saturating_mul(100) > settings.max_deletion_percent.saturating_mul(linked))
 }
 
 /// What the hub knows of a linked event, for the three-way rule.

@@ -21,6 +21,8 @@ pub struct AppState {
     /// deployments with several calsync processes).
     pub change_poll: Duration,
     pub metrics: Arc<Metrics>,
+    /// How long deleted events stay in the trash, restorable.
+    pub trash_retention: Duration,
     /// Series occurrence starts, remembered per event version.
     pub expansions: Arc<ExpansionCache>,
     /// Flips to `true` when the server shuts down, so long-lived streams end.
@@ -42,6 +44,7 @@ impl AppState {
             admin_token_hash,
             changed,
             change_poll: Duration::from_secs(2),
+            trash_retention: Duration::from_secs(30 * 24 * 3600),
             metrics: Arc::new(Metrics::default()),
             expansions: Arc::new(ExpansionCache::default()),
             shutdown,

@@ -32,8 +32,8 @@ mod url;
 pub use error::StoreError;
 pub use store::{NewEvent, Store, TokenHash, User};
 pub use sync::{
-    Account, AccountState, ConflictFilter, ConflictRecord, EventLink, EventLinkState, Link, LinkChannel, LinkState,
-    LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
+    Account, AccountState, BrakeDecision, ConflictFilter, ConflictPolicy, ConflictRecord, EventLink, EventLinkState,
+    Link, LinkChannel, LinkSettings, LinkState, LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
 };
 pub use url::{DatabaseUrl, open};
 

@@ -100,6 +100,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         expected: Option<i64>,
         origin: Source,
     ) -> Result<Event, StoreError>;
+    /// Deleted events of a calendar whose deletion is not older than `since`, newest first,
+    /// at most `limit` (the trash).
+    async fn trash(
+        &self,
+        user: UserId,
+        calendar: CalendarId,
+        since: jiff::Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError>;
+    /// Brings a deleted event back (a new version, announced as created), with the
+    /// exceptions of a series that were deleted together with it.
+    async fn restore_event(&self, user: UserId, id: EventId, origin: Source) -> Result<Event, StoreError>;
     /// Tombstones an event (and, for a series, its exceptions).
     async fn delete_event(
         &self,

@@ -97,6 +97,81 @@ pub struct Link {
     /// When something last made the link due at once: a push notification or a local change.
     pub marked_at: Option<Timestamp>,
     pub channel: Option<LinkChannel>,
+    pub settings: LinkSettings,
+    /// Why a safety brake paused the link (it waits for the user's confirm or reject).
+    pub brake: Option<String>,
+    /// The user's answer to the brake, used once by the next pull.
+    pub brake_decision: Option<BrakeDecision>,
+}
+
+/// What a conflict on a link does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// Pause the event (or the link) and ask the user.
+    #[default]
+    Ask,
+    LocalWins,
+    RemoteWins,
+    /// The side changed last wins (by the time of the edit; lossy, like every automatic winner).
+    NewestWins,
+}
+
+impl ConflictPolicy {
+    pub const ALL: [Self; 4] = [Self::Ask, Self::LocalWins, Self::RemoteWins, Self::NewestWins];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ask => "ask",
+            Self::LocalWins => "local_wins",
+            Self::RemoteWins => "remote_wins",
+            Self::NewestWins => "newest_wins",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A link's rules: conflicts and safety brakes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSettings {
+    pub policy: ConflictPolicy,
+    /// With `ask`: a conflict pauses the whole link, not only its event.
+    pub pause_on_conflict: bool,
+    /// A pull deleting more events than this pauses the link and asks.
+    pub max_deletions: i64,
+    /// … or more than this share of the link's events (from 5 deletions on).
+    pub max_deletion_percent: i64,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self { policy: ConflictPolicy::Ask, pause_on_conflict: false, max_deletions: 20, max_deletion_percent: 20 }
+    }
+}
+
+/// The user's answer to a safety brake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrakeDecision {
+    /// Apply what was held back.
+    Confirm,
+    /// Undo it at the provider: what the provider deleted is created there again.
+    Reject,
+}
+
+impl BrakeDecision {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirm => "confirm",
+            Self::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Confirm, Self::Reject].into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +301,9 @@ pub enum PullOp {
     Unlink { event_id: EventId },
     /// Pause the event on this link (its event link in state Conflict) and record why.
     Conflict { link: EventLink, conflict: NewConflict },
+    /// Queue the hub's event for the link again (a new version, same content): the push
+    /// sends it to the provider anew.
+    Requeue { event_id: EventId },
 }
 
 /// The sync engine's storage.
@@ -325,6 +403,18 @@ pub trait SyncStore: crate::Store {
 
     /// Records how far a full listing has read (`None`: it finished).
     async fn set_listing_progress(&self, link: LinkId, read: Option<i64>) -> Result<(), StoreError>;
+
+    /// Pauses the link with a safety brake's reason, or (`None`) lifts it.
+    async fn set_brake(&self, link: LinkId, reason: Option<&str>) -> Result<(), StoreError>;
+    /// Records the user's answer to the link's brake and lets the link run at once;
+    /// [`StoreError::Stale`] when no brake holds it.
+    async fn decide_brake(&self, user: UserId, link: LinkId, decision: BrakeDecision) -> Result<(), StoreError>;
+    async fn update_link_settings(
+        &self,
+        user: UserId,
+        link: LinkId,
+        settings: &LinkSettings,
+    ) -> Result<Link, StoreError>;
 
     /// Forgets the cursor (after the provider declared it dead) so the next pull lists all.
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError>;

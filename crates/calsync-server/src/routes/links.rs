@@ -126,6 +126,16 @@ pub struct LinkView {
     pub remote_calendar_id: String,
     /// `importing`, `active`, `paused` or `error`.
     pub state: String,
+    /// What a conflict does: `ask`, `local_wins`, `remote_wins`, `newest_wins`.
+    pub policy: String,
+    /// With `ask`: a conflict pauses the whole link instead of only its event.
+    pub pause_on_conflict: bool,
+    /// A pull deleting more than this many events at once pauses the link and asks.
+    pub max_deletions: i64,
+    /// … or more than this percentage of the link's events (from 5 deletions on).
+    pub max_deletion_percent: i64,
+    /// Why a safety brake paused the link; answer with `/confirm` or `/reject`.
+    pub brake: Option<String>,
 }
 
 impl From<&Link> for LinkView {
@@ -136,6 +146,11 @@ impl From<&Link> for LinkView {
             calendar_id: l.calendar_id,
             remote_calendar_id: l.remote_calendar_id.clone(),
             state: l.state.as_str().to_owned(),
+            policy: l.settings.policy.as_str().to_owned(),
+            pause_on_conflict: l.settings.pause_on_conflict,
+            max_deletions: l.settings.max_deletions,
+            max_deletion_percent: l.settings.max_deletion_percent,
+            brake: l.brake.clone(),
         }
     }
 }
@@ -192,6 +207,8 @@ pub struct LinkStatus {
     pub cursor_age_secs: Option<i64>,
     /// While an import (or a full resync) reads the remote calendar: events read so far.
     pub listing_read: Option<i64>,
+    /// Why a safety brake paused the link (state `paused`); answer with `/confirm` or `/reject`.
+    pub brake: Option<String>,
     /// When the push channel expires (it is replaced before); `null` while the link is polled.
     #[schema(value_type = Option<String>)]
     pub channel_expires_at: Option<jiff::Timestamp>,
@@ -238,6 +255,7 @@ async fn link_status(
         oldest_pending_secs: pending.first().map(|c| age(c.at)),
         cursor_age_secs: link.cursor_at.map(age),
         listing_read: link.listing_read,
+        brake: link.brake.clone(),
         channel_expires_at: link.channel.as_ref().map(|c| c.expires_at),
         last_error: link.last_error.or(account.last_error),
         last_error_at: link.last_error_at,

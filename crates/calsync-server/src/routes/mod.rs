@@ -9,7 +9,9 @@ pub mod conflicts;
 pub mod events;
 pub mod feeds;
 pub mod health;
+pub mod link_rules;
 pub mod links;
+pub mod trash;
 pub mod webhooks;
 
 use crate::state::AppState;
@@ -19,10 +21,12 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
         .merge(links::router())
+        .merge(link_rules::router())
         .merge(conflicts::router())
         .merge(webhooks::router())
         .merge(admin::router())
         .merge(calendars::router())
+        .merge(trash::router())
         .merge(events::router())
         .merge(feeds::router())
         .merge(changes::router())

@@ -6,3 +6,15 @@ ALTER TABLE conflicts ADD COLUMN updated_at INTEGER;
 ALTER TABLE conflicts ADD COLUMN choice TEXT;
 ALTER TABLE conflicts ADD COLUMN resolved_by TEXT;
 CREATE INDEX conflicts_by_user ON conflicts(user_id, created_at);
+
+-- Safety brakes: a pull that would delete more than max_deletions events, or more than
+-- max_deletion_percent of the link's events, pauses the link with `brake` (the reason)
+-- until the user confirms or rejects (`brake_decision`, used once by the next pull).
+ALTER TABLE links ADD COLUMN max_deletions INTEGER NOT NULL DEFAULT 20;
+ALTER TABLE links ADD COLUMN max_deletion_percent INTEGER NOT NULL DEFAULT 20;
+ALTER TABLE links ADD COLUMN brake TEXT;
+ALTER TABLE links ADD COLUMN brake_decision TEXT;
+-- What a conflict does: `ask` (pause the event and ask), `local_wins`, `remote_wins`,
+-- `newest_wins`; with pause_on_conflict the whole link pauses instead of the one event.
+ALTER TABLE links ADD COLUMN policy TEXT NOT NULL DEFAULT 'ask';
+ALTER TABLE links ADD COLUMN pause_on_conflict INTEGER NOT NULL DEFAULT 0;

@@ -723,6 +723,63 @@ impl Store for SqlStore {
         Ok(dead)
     }
 
+    async fn trash(
+        &self,
+        user: UserId,
+        calendar: CalendarId,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.get_calendar(user, calendar).await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_cols!(),
+            " FROM events WHERE user_id = $1 AND calendar_id = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3 \
+             ORDER BY deleted_at DESC, id LIMIT $4"
+        ))
+        .bind(user.as_uuid())
+        .bind(calendar.as_uuid())
+        .bind(since.as_millisecond())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn restore_event(&self, user: UserId, id: EventId, origin: Source) -> Result<Event, StoreError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, user).await?;
+        let dead = fetch_event(&mut tx, user, id).await?;
+        let Some(deleted_at) = dead.meta.deleted_at else {
+            return Err(StoreError::AlreadyExists { what: "live event", id: id.to_string() });
+        };
+        check_references(&mut tx, user, id, &dead.draft).await?;
+        let alive = bumped(&dead, dead.draft.clone(), origin, now, false)?;
+        write_event(&mut tx, user, &alive, false).await?;
+        append_change(&mut tx, user, &alive, None, ChangeOp::Created, origin, now).await?;
+        if dead.draft.is_series() {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM events WHERE series_id = $1 AND user_id = $2 AND deleted_at = $3 ORDER BY id"
+            ))
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(deleted_at.as_millisecond())
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let ex = event_from_row(row)?;
+                let back = bumped(&ex, ex.draft.clone(), origin, now, false)?;
+                write_event(&mut tx, user, &back, false).await?;
+                append_change(&mut tx, user, &back, None, ChangeOp::Created, origin, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(alive)
+    }
+
     async fn events_in_window(
         &self,
         user: UserId,

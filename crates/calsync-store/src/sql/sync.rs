@@ -7,8 +7,8 @@ use super::{
 };
 use crate::StoreError;
 use crate::sync::{
-    Account, AccountState, ConflictFilter, ConflictRecord, EventLink, EventLinkState, Link, LinkChannel, LinkState,
-    LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
+    Account, AccountState, BrakeDecision, ConflictFilter, ConflictPolicy, ConflictRecord, EventLink, EventLinkState,
+    Link, LinkChannel, LinkSettings, LinkState, LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
 };
 use async_trait::async_trait;
 use calsync_core::sync::Content;
@@ -23,7 +23,8 @@ macro_rules! link_cols {
     () => {
         "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, listing_read, checkpoint, due_at, \
          last_pull_at, last_push_at, last_error, last_error_at, failures, channel_id, channel_token, \
-         channel_resource_id, channel_expires_at, marked_at"
+         channel_resource_id, channel_expires_at, marked_at, policy, pause_on_conflict, max_deletions, \
+         max_deletion_percent, brake, brake_decision"
     };
 }
 
@@ -71,6 +72,18 @@ fn link_from_row(row: &DbRow) -> Result<Link, StoreError> {
         last_error_at: opt_millis(row.try_get("last_error_at")?)?,
         failures: row.try_get("failures")?,
         marked_at: opt_millis(row.try_get("marked_at")?)?,
+        settings: {
+            let policy: String = row.try_get("policy")?;
+            LinkSettings {
+                policy: ConflictPolicy::parse(&policy)
+                    .ok_or_else(|| corrupt("link", id, format!("policy {policy:?}")))?,
+                pause_on_conflict: row.try_get::<i64, _>("pause_on_conflict")? != 0,
+                max_deletions: row.try_get("max_deletions")?,
+                max_deletion_percent: row.try_get("max_deletion_percent")?,
+            }
+        },
+        brake: row.try_get("brake")?,
+        brake_decision: row.try_get::<Option<String>, _>("brake_decision")?.as_deref().and_then(BrakeDecision::parse),
         channel: match (
             row.try_get::<Option<String>, _>("channel_id")?,
             row.try_get::<Option<String>, _>("channel_token")?,
@@ -493,12 +506,19 @@ impl SyncStore for SqlStore {
                     put_event_link(&mut tx, &l, now).await?;
                     put_conflict(&mut tx, &l, &conflict, now).await?;
                 }
+                PullOp::Requeue { event_id } => {
+                    let current = live_event(&mut tx, user, event_id).await?;
+                    let draft = current.draft.clone();
+                    written.push(update_in(&mut tx, user, &current, draft, Source::Local, now).await?);
+                }
             }
         }
         if let Some(c) = cursor {
+            // The pull that stores its cursor has also used the answer to a brake, if any.
             sqlx::query(
                 "UPDATE links SET cursor = $2, cursor_at = $3, listing_read = NULL, state = CASE WHEN state = 'importing' \
-                 THEN 'active' ELSE state END, last_pull_at = $3, updated_at = $3 WHERE id = $1",
+                 THEN 'active' ELSE state END, last_pull_at = $3, updated_at = $3, brake = NULL, brake_decision = NULL \
+                 WHERE id = $1",
             )
             .bind(link.as_uuid())
             .bind(c)
@@ -673,6 +693,61 @@ impl SyncStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn set_brake(&self, link: LinkId, reason: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE links SET brake = $2, brake_decision = NULL, \
+             state = CASE WHEN $2 IS NULL THEN (CASE WHEN state = 'paused' THEN 'active' ELSE state END) ELSE 'paused' END, \
+             updated_at = $3 WHERE id = $1",
+        )
+        .bind(link.as_uuid())
+        .bind(reason)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn decide_brake(&self, user: UserId, link: LinkId, decision: BrakeDecision) -> Result<(), StoreError> {
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE links SET brake_decision = $3, state = 'active', due_at = $4, updated_at = $4 \
+             WHERE id = $1 AND user_id = $2 AND brake IS NOT NULL",
+        )
+        .bind(link.as_uuid())
+        .bind(user.as_uuid())
+        .bind(decision.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if sqlx_rows(&done) == 1 {
+            return Ok(());
+        }
+        self.get_link(user, link).await?;
+        Err(StoreError::Stale { what: "link", id: link.to_string() })
+    }
+
+    async fn update_link_settings(
+        &self,
+        user: UserId,
+        link: LinkId,
+        settings: &LinkSettings,
+    ) -> Result<Link, StoreError> {
+        sqlx::query(
+            "UPDATE links SET policy = $3, pause_on_conflict = $4, max_deletions = $5, max_deletion_percent = $6, \
+             updated_at = $7 WHERE id = $1 AND user_id = $2",
+        )
+        .bind(link.as_uuid())
+        .bind(user.as_uuid())
+        .bind(settings.policy.as_str())
+        .bind(i64::from(settings.pause_on_conflict))
+        .bind(settings.max_deletions)
+        .bind(settings.max_deletion_percent)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        self.get_link(user, link).await
     }
 
     async fn reset_cursor(&self, link: LinkId) -> Result<(), StoreError> {

@@ -83,11 +83,30 @@ pub async fn run_link(
     }
     let braked = run.pull.as_ref().is_some_and(|p| p.braked > 0);
     if run.error.is_none() && !braked {
+        // Conflicts the pull found are decided first when the link has a policy, so this
+        // push already sends the winners.
+        crate::policy::apply_policy(store, link, source).await?;
         // Push from the link as it is now (the pull may have moved nothing of it but its cursor).
         let current = store.get_link(link.user_id, link.id).await?;
         match push(store, provider, &current).await {
             Ok(s) => run.push = Some(s),
             Err(e) => run.error = Some(e),
+        }
+        // Conflicts the push met (a 412 on both-sides edits) are decided now; the next
+        // run, at once, sends what that decided.
+        if run.push.as_ref().is_some_and(|p| p.conflicts > 0)
+            && crate::policy::apply_policy(store, link, source).await? > 0
+        {
+            store.mark_due(link.id, Timestamp::now()).await?;
+        }
+        if link.settings.pause_on_conflict && link.settings.policy == calsync_store::ConflictPolicy::Ask {
+            let found = run.pull.as_ref().map_or(0, |p| p.conflicts) + run.push.as_ref().map_or(0, |p| p.conflicts);
+            if found > 0 {
+                let reason = format!(
+                    "paused on conflict: {found} event(s) changed on both sides; resolve them (GET /api/v1/conflicts) and the link resumes"
+                );
+                store.set_brake(link.id, Some(&reason)).await?;
+            }
         }
     }
     let mut has_push = false;

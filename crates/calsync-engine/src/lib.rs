@@ -5,6 +5,7 @@
 
 pub mod job;
 pub mod metrics;
+pub mod policy;
 mod pull;
 mod push;
 pub mod resolution;
@@ -37,6 +38,7 @@ pub(crate) fn conflict_record(
     plan: &calsync_core::sync::Plan,
     local: Option<&calsync_core::sync::Content>,
     remote: Option<&calsync_core::sync::Content>,
+    remote_updated_at: Option<jiff::Timestamp>,
 ) -> calsync_store::NewConflict {
     let (fields, reason) = match plan {
         calsync_core::sync::Plan::Conflict { fields, reason } => (field_names(fields), name(reason)),
@@ -44,7 +46,7 @@ pub(crate) fn conflict_record(
         // what differs between them.
         _ => (field_names(&local.zip(remote).map(|(l, r)| l.diff(r)).unwrap_or_default()), "both_edited".into()),
     };
-    calsync_store::NewConflict { local: local.cloned(), remote: remote.cloned(), fields, reason }
+    calsync_store::NewConflict { local: local.cloned(), remote: remote.cloned(), fields, reason, remote_updated_at }
 }
 
 /// The snake_case name a value serialises to (fields, reasons).

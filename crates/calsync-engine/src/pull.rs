@@ -230,6 +230,7 @@ async fn plan_pull(
                     series: None,
                     local_id: None,
                     stub: false,
+                    updated: None,
                 };
                 ops.extend(decide(&k, local.as_ref(), None, &gone, summary));
             }
@@ -260,7 +261,7 @@ fn decide(
         // version (nothing is written to the hub), and the etag follows it. Not counted: no
         // new conflict, and the hub's events are untouched.
         let plan = plan(Some(&k.link.base), local, remote.map(|(c, _)| c));
-        let conflict = crate::conflict_record(&plan, local, remote.map(|(c, _)| c));
+        let conflict = crate::conflict_record(&plan, local, remote.map(|(c, _)| c), r.updated);
         return vec![PullOp::Conflict { link: EventLink { etag: r.etag.clone(), ..k.link.clone() }, conflict }];
     }
     if k.link.state != EventLinkState::Ok {
@@ -301,7 +302,7 @@ fn decide(
         Plan::Forget => vec![PullOp::Unlink { event_id: k.link.event_id }],
         plan @ Plan::Conflict { .. } => {
             summary.conflicts += 1;
-            let conflict = crate::conflict_record(&plan, local, remote.map(|(c, _)| c));
+            let conflict = crate::conflict_record(&plan, local, remote.map(|(c, _)| c), r.updated);
             let error =
                 format!("changed on both sides ({}: {:?}); waiting for a decision", conflict.reason, conflict.fields);
             vec![PullOp::Conflict {
@@ -350,7 +351,7 @@ async fn adopt(
                     other => {
                         summary.conflicts += 1;
                         let error = "first pairing found different content on both sides".to_owned();
-                        let conflict = crate::conflict_record(&other, Some(&ours), Some(&theirs));
+                        let conflict = crate::conflict_record(&other, Some(&ours), Some(&theirs), remote.updated);
                         PullOp::Conflict { link: new_link(id, theirs, EventLinkState::Conflict, Some(error)), conflict }
                     }
                 }));

@@ -307,7 +307,7 @@ async fn conflict(
     summary: &mut PushSummary,
 ) -> Result<(), SyncError> {
     summary.conflicts += 1;
-    let record = crate::conflict_record(why, local, remote);
+    let record = crate::conflict_record(why, local, remote, None);
     let error = format!("changed on both sides; waiting for a decision ({})", record.reason);
     let marked = EventLink { state: EventLinkState::Conflict, error: Some(error), ..el.clone() };
     store.record_push(link.id, seq, Some(&marked), None, Some(&record)).await?;

@@ -40,6 +40,8 @@ pub struct RemoteEvent {
     /// Only the guaranteed fields came (a cancelled occurrence's stub, protocols.md §1.6):
     /// the times in `state` are the original start, not the occurrence's real times.
     pub stub: bool,
+    /// When the provider last changed it (Google `updated`), when it says.
+    pub updated: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,6 +37,9 @@ macro_rules! on_both_databases {
 on_both_databases!(the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides);
 on_both_databases!(deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once);
 on_both_databases!(a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_is_refused);
+on_both_databases!(a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_can_be_undone);
+on_both_databases!(a_newest_wins_link_takes_the_later_edit);
+on_both_databases!(a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided);
 
 /// A user with a calendar linked to her Google calendar; links are polled (hourly), so
 /// syncs happen when the app writes or the test asks.
@@ -187,6 +190,20 @@ impl Scene {
         self.app.send_json(Method::POST, &format!("/api/v1/conflicts/{id}/resolve"), &self.token, &body).await
     }
 
+    async fn set_rules(&self, rules: Value) {
+        let reply =
+            self.app.send_json(Method::PATCH, &format!("/api/v1/links/{}", self.link), &self.token, &rules).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+
+    /// The app's event and Google's both edited before they meet.
+    async fn edit_both(&self, id: &str, title: &str, local: &str, google: &str) {
+        self.hold_writes().await;
+        self.edit(id, self.event(local)).await;
+        self.edit_in_google(title, Method::PATCH, json!({"summary": google})).await;
+        self.allow_writes().await;
+    }
+
     async fn outbox_empty(&self) -> bool {
         let status = self.app.get(&format!("/api/v1/links/{}/status", self.link), &self.token).await;
         status.json["outbox_depth"] == 0 && status.json["conflicts"] == 0
@@ -262,6 +279,11 @@ async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_
         .resolve(conflict_about(&conflicts, "Charlie (app)"), json!({"choice": "merge", "fields": {"title": "remote"}}))
         .await;
     assert_eq!(charlie.status, 200, "{}", charlie.json);
+    let undo = s
+        .app
+        .send_json(Method::POST, &format!("/api/v1/conflicts/{}/undo", charlie.id()), &s.token, &Value::Null)
+        .await;
+    undo.assert_status_problem(409);
     let delta = s.resolve(conflict_about(&conflicts, "Delta (app)"), json!({"choice": "keep_both"})).await;
     assert_eq!(delta.status, 200, "{}", delta.json);
 
@@ -348,4 +370,82 @@ async fn a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_i
             && s.outbox_empty().await
     })
     .await;
+}
+
+async fn a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_can_be_undone(db: TestDb) {
+    let s = Scene::new(db).await;
+    s.set_rules(json!({"policy": "local_wins"})).await;
+    let id = s.create("Planning").await;
+    s.edit_both(&id, "Planning", "Planning (app)", "Planning (Google)").await;
+    eventually("the app's version wins in Google too", || async {
+        s.sync_now().await;
+        s.google_titles().await == ["Planning (app)"] && s.outbox_empty().await
+    })
+    .await;
+    assert!(s.open_conflicts().await.is_empty(), "nobody was asked");
+    let record = s.app.get("/api/v1/conflicts?state=resolved", &s.token).await;
+    let record = &record.json["conflicts"][0];
+    assert_eq!(
+        (record["choice"].as_str(), record["resolved_by"].as_str(), record["remote"]["title"].as_str()),
+        (Some("keep_local"), Some("policy:local_wins"), Some("Planning (Google)")),
+        "what was overwritten stays on record: {record}"
+    );
+
+    let undo = s
+        .app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/conflicts/{}/undo", record["id"].as_str().unwrap_or_default()),
+            &s.token,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!((undo.status, undo.json["title"].as_str()), (200, Some("Planning (Google)")), "{}", undo.json);
+    eventually("the overwritten version is back on both sides", || async {
+        s.local_titles().await == ["Planning (Google)"] && s.google_titles().await == ["Planning (Google)"]
+    })
+    .await;
+}
+
+async fn a_newest_wins_link_takes_the_later_edit(db: TestDb) {
+    let s = Scene::new(db).await;
+    s.set_rules(json!({"policy": "newest_wins"})).await;
+    let id = s.create("Retro").await;
+    // The app edits first; Google's edit comes later and wins.
+    s.edit_both(&id, "Retro", "Retro (app, earlier)", "Retro (Google, later)").await;
+    eventually("the later edit is everywhere", || async {
+        s.sync_now().await;
+        s.local_titles().await == ["Retro (Google, later)"] && s.google_titles().await == ["Retro (Google, later)"]
+    })
+    .await;
+    let record = s.app.get("/api/v1/conflicts?state=resolved", &s.token).await;
+    assert_eq!(record.json["conflicts"][0]["resolved_by"], "policy:newest_wins", "{}", record.json);
+    assert_eq!(record.json["conflicts"][0]["local"]["title"], "Retro (app, earlier)", "the loser is on record");
+}
+
+async fn a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided(db: TestDb) {
+    let s = Scene::new(db).await;
+    s.set_rules(json!({"pause_on_conflict": true})).await;
+    let id = s.create("Offsite").await;
+    s.create("Lunch").await;
+    s.edit_both(&id, "Offsite", "Offsite (app)", "Offsite (Google)").await;
+    let conflict = s.wait_for_conflicts(1).await.remove(0);
+    let status = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
+    assert_eq!(status["state"], "paused", "{status}");
+    assert!(status["brake"].as_str().is_some_and(|b| b.contains("conflict")), "{status}");
+
+    // While paused, nothing flows: a Google edit of another event waits.
+    s.edit_in_google("Lunch", Method::PATCH, json!({"summary": "Lunch (moved)"})).await;
+    s.sync_now().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(s.local_titles().await.contains(&"Lunch".to_owned()), "the paused link must not pull");
+
+    let decided = s.resolve(&conflict, json!({"choice": "keep_remote"})).await;
+    assert_eq!(decided.status, 200, "{}", decided.json);
+    eventually("the link resumes and catches up", || async {
+        s.local_titles().await == ["Lunch (moved)", "Offsite (Google)"]
+    })
+    .await;
+    let status = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
+    assert_eq!((status["state"].as_str(), status["brake"].as_str()), (Some("active"), None), "{status}");
 }

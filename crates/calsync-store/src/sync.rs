@@ -218,6 +218,8 @@ pub struct NewConflict {
     pub remote: Option<Content>,
     pub fields: Vec<String>,
     pub reason: String,
+    /// When the provider last changed its version, when it says.
+    pub remote_updated_at: Option<Timestamp>,
 }
 
 /// A conflict as stored: the three versions (`None`: deleted on that side), the clashing
@@ -236,6 +238,8 @@ pub struct ConflictRecord {
     pub reason: String,
     /// Moves whenever a pull brings a newer remote version.
     pub revision: i64,
+    /// When the provider last changed its version, when it says.
+    pub remote_updated_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,

@@ -55,11 +55,12 @@ pub fn event_from_google(v: &Value) -> Option<RemoteEvent> {
         (Some(r), Some(original_start)) => Some(SeriesRef { series_remote_id: r.to_owned(), original_start }),
         _ => None,
     };
+    let updated = text(v, "updated").and_then(|t| t.parse::<jiff::Timestamp>().ok());
     let cancelled = text(v, "status") == Some("cancelled");
     // A cancelled occurrence of a series is an exception (this occurrence does not happen);
     // any other cancelled event is a deletion (§1.6).
     if cancelled && series.is_none() {
-        return Some(RemoteEvent { id, etag, state: RemoteState::Deleted, series, local_id, stub: false });
+        return Some(RemoteEvent { id, etag, state: RemoteState::Deleted, series, local_id, stub: false, updated });
     }
     let start = v.get("start").and_then(time_from_google);
     let end = v.get("end").and_then(time_from_google);
@@ -125,7 +126,7 @@ pub fn event_from_google(v: &Value) -> Option<RemoteEvent> {
         attendees,
         color: None,
     };
-    Some(RemoteEvent { id, etag, state: RemoteState::Present(Box::new(input)), series, local_id, stub })
+    Some(RemoteEvent { id, etag, state: RemoteState::Present(Box::new(input)), series, local_id, stub, updated })
 }
 
 /// The body for insert/update. `id` only on insert. Never touches reminders or colour.

@@ -18,7 +18,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_conflicts)).routes(routes!(get_conflict)).routes(routes!(resolve_conflict))
+    OpenApiRouter::new()
+        .routes(routes!(list_conflicts))
+        .routes(routes!(get_conflict))
+        .routes(routes!(resolve_conflict))
+        .routes(routes!(undo_decision))
 }
 
 /// One field of the three versions.
@@ -310,6 +314,55 @@ async fn resolve_conflict(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(conflict = %id, choice = decided.choice, user = %user.id, "conflict resolved");
+    if link.settings.pause_on_conflict && link.brake.is_some() {
+        // The link paused for its conflicts: it resumes when the last one is decided.
+        let filter = ConflictFilter { link: Some(link.id), open: Some(true), ..ConflictFilter::default() };
+        if state.store.list_conflicts(user.id, filter, 1).await?.is_empty() {
+            state.store.set_brake(link.id, None).await?;
+        }
+    }
     state.local_change(user.id).await;
     Ok(Json(current_view(&state, user.id, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/conflicts/{id}/undo", tag = "conflicts", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Conflict id")),
+    responses((status = 200, body = calsync_core::EventView, description = "The version that lost is the event's content again, on its way to the provider"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json", description = "Open, or decided by a merge or keep_both (nothing single to put back)"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn undo_decision(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath<ConflictId>,
+) -> Result<Json<calsync_core::EventView>, ApiError> {
+    let conflict = state.store.get_conflict(user.id, id).await?;
+    let lost = match conflict.choice.as_deref() {
+        Some("keep_local") => conflict.remote.clone(),
+        Some("keep_remote") => conflict.local.clone(),
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "conflict {id} is {}: only a keep_local or keep_remote decision (a policy's included) can be undone",
+                conflict.choice.as_deref().unwrap_or("open")
+            )));
+        }
+    };
+    let mut event = state.store.get_event(user.id, conflict.event_id).await?;
+    let source = calsync_core::Source::Local;
+    match lost {
+        Some(content) => {
+            if event.is_deleted() {
+                event = state.store.restore_event(user.id, event.id, source).await?;
+            }
+            let mut input = event.draft.to_input();
+            content.apply_to(&mut input);
+            let draft = EventDraft::parse(input).map_err(ApiError::Invalid)?;
+            event = state.store.update_event(user.id, event.id, draft, None, source).await?;
+        }
+        None if !event.is_deleted() => event = state.store.delete_event(user.id, event.id, None, source).await?,
+        None => {}
+    }
+    tracing::info!(conflict = %id, user = %user.id, "a conflict decision was undone");
+    state.local_change(user.id).await;
+    Ok(Json(calsync_core::EventView::from(&event)))
 }

@@ -5,6 +5,8 @@ ALTER TABLE conflicts ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE conflicts ADD COLUMN updated_at INTEGER;
 ALTER TABLE conflicts ADD COLUMN choice TEXT;
 ALTER TABLE conflicts ADD COLUMN resolved_by TEXT;
+-- When the provider last changed its version (for newest_wins).
+ALTER TABLE conflicts ADD COLUMN remote_updated_at INTEGER;
 CREATE INDEX conflicts_by_user ON conflicts(user_id, created_at);
 
 -- Safety brakes: a pull that would delete more than max_deletions events, or more than

@@ -115,7 +115,8 @@ fn event_link_from_row(row: &DbRow) -> Result<EventLink, StoreError> {
 }
 
 const CONFLICT_COLS: &str = "c.id, c.user_id, c.link_id, l.calendar_id, c.event_id, c.base, c.local, c.remote, \
-     c.fields, c.reason, c.revision, c.created_at, c.updated_at, c.resolved_at, c.choice, c.resolved_by";
+     c.fields, c.reason, c.revision, c.remote_updated_at, c.created_at, c.updated_at, c.resolved_at, c.choice, \
+     c.resolved_by";
 
 fn conflict_from_row(row: &DbRow) -> Result<ConflictRecord, StoreError> {
     let id = ConflictId::from_uuid(row.try_get::<Uuid, _>("id")?);
@@ -137,6 +138,7 @@ fn conflict_from_row(row: &DbRow) -> Result<ConflictRecord, StoreError> {
         fields: serde_json::from_str(&fields).map_err(|e| corrupt("conflict", id, e))?,
         reason: row.try_get("reason")?,
         revision: row.try_get("revision")?,
+        remote_updated_at: opt_millis(row.try_get("remote_updated_at")?)?,
         created_at: millis(row.try_get("created_at")?)?,
         updated_at: opt_millis(row.try_get("updated_at")?)?,
         resolved_at: opt_millis(row.try_get("resolved_at")?)?,
@@ -202,10 +204,11 @@ async fn put_conflict(tx: &mut Tx, l: &EventLink, c: &NewConflict, now: i64) -> 
         |v: Option<&Content>| v.map(serde_json::to_string).transpose().map_err(|e| corrupt("conflict", l.event_id, e));
     let fields = serde_json::to_string(&c.fields).map_err(|e| corrupt("conflict", l.event_id, e))?;
     sqlx::query(
-        "INSERT INTO conflicts (id, user_id, link_id, event_id, base, local, remote, fields, reason, created_at) \
-         SELECT $1, user_id, id, $2, $3, $4, $5, $6, $7, $8 FROM links WHERE id = $9 \
+        "INSERT INTO conflicts (id, user_id, link_id, event_id, base, local, remote, fields, reason, created_at, \
+         remote_updated_at) SELECT $1, user_id, id, $2, $3, $4, $5, $6, $7, $8, $10 FROM links WHERE id = $9 \
          ON CONFLICT (link_id, event_id) WHERE resolved_at IS NULL DO UPDATE SET local = excluded.local, \
          remote = excluded.remote, fields = excluded.fields, reason = excluded.reason, \
+         remote_updated_at = excluded.remote_updated_at, \
          revision = conflicts.revision + 1, updated_at = excluded.created_at \
          WHERE conflicts.remote IS DISTINCT FROM excluded.remote OR conflicts.local IS DISTINCT FROM excluded.local",
     )
@@ -218,6 +221,7 @@ async fn put_conflict(tx: &mut Tx, l: &EventLink, c: &NewConflict, now: i64) -> 
     .bind(&c.reason)
     .bind(now)
     .bind(l.link_id.as_uuid())
+    .bind(c.remote_updated_at.map(|t| t.as_millisecond()))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -564,7 +568,8 @@ impl SyncStore for SqlStore {
 
     async fn open_conflicts(&self, link: LinkId) -> Result<Vec<(EventId, NewConflict)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT event_id, local, remote, fields, reason FROM conflicts WHERE link_id = $1 AND resolved_at IS NULL \
+            "SELECT event_id, local, remote, fields, reason, remote_updated_at FROM conflicts WHERE link_id = $1 \
+             AND resolved_at IS NULL \
              ORDER BY created_at",
         )
         .bind(link.as_uuid())
@@ -586,6 +591,7 @@ impl SyncStore for SqlStore {
                         remote: content("remote")?,
                         fields: serde_json::from_str(&fields).map_err(|e| corrupt("conflict", event, e))?,
                         reason: row.try_get("reason")?,
+                        remote_updated_at: opt_millis(row.try_get("remote_updated_at")?)?,
                     },
                 ))
             })

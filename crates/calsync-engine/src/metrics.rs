@@ -14,6 +14,7 @@ pub struct EngineMetrics {
     conflicts: AtomicU64,
     parked: AtomicU64,
     resyncs: AtomicU64,
+    brakes: AtomicU64,
     /// Sum (ms) and count of "local change → written to the provider" delays.
     push_lag_ms: AtomicU64,
     push_lag_count: AtomicU64,
@@ -28,6 +29,7 @@ impl EngineMetrics {
         self.pulled.fetch_add((s.created + s.updated + s.deleted) as u64, Ordering::Relaxed);
         self.conflicts.fetch_add(s.conflicts as u64, Ordering::Relaxed);
         self.resyncs.fetch_add(u64::from(s.resynced), Ordering::Relaxed);
+        self.brakes.fetch_add(u64::from(s.braked > 0), Ordering::Relaxed);
     }
 
     pub fn pushed(&self, s: &PushSummary) {
@@ -62,6 +64,11 @@ impl EngineMetrics {
             &[("", get(&self.conflicts))],
         );
         counter("calsync_sync_parked_total", "Events a provider refused for good.", &[("", get(&self.parked))]);
+        counter(
+            "calsync_sync_brakes_total",
+            "Links paused by a safety brake (a mass deletion held back for the user).",
+            &[("", get(&self.brakes))],
+        );
         counter(
             "calsync_sync_resyncs_total",
             "Full resyncs after a provider cursor expired.",

@@ -149,12 +149,15 @@ impl Worker {
             self.metrics.run(run.error.is_none());
             if let Some(p) = &run.pull {
                 self.metrics.pulled(p);
-                if p.changed() > 0
-                    && let Some(changed) = &self.changed
-                {
-                    // No receivers is fine: nobody is streaming.
-                    let _ = changed.send(account.user_id);
-                }
+            }
+            // Events pulled, conflicts found, a brake pulled: the user's streams look now.
+            let noticed = run.pull.as_ref().map_or(0, |p| p.changed() + p.braked)
+                + run.push.as_ref().map_or(0, |p| p.conflicts + p.parked);
+            if noticed > 0
+                && let Some(changed) = &self.changed
+            {
+                // No receivers is fine: nobody is streaming.
+                let _ = changed.send(account.user_id);
             }
             if let Some(p) = &run.push {
                 self.metrics.pushed(p);

@@ -100,6 +100,7 @@ async fn sync_now(app: &TestApp, token: &str, link: &str) {
 
 async fn a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confirm_applies_it(db: TestDb) {
     let (google, app, token, calendar, link) = linked_with_events(db, 25).await;
+    let mut stream = app.stream(&token, "/api/v1/changes/stream", None).await;
     // Someone deletes 22 of the 25 events in Google (the link allows 20 at once).
     wipe(&google, 22).await;
     eventually("the brake pauses the link", || async {
@@ -110,6 +111,17 @@ async fn a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confir
     let paused = status(&app, &token, &link).await;
     assert!(paused["brake"].as_str().is_some_and(|b| b.contains("deleted 22 of the 25")), "{paused}");
     assert_eq!(local_count(&app, &token, &calendar).await, 25, "nothing deleted here while the user is asked");
+    // An app streaming changes hears of it at once, to show a badge.
+    let notice = loop {
+        let event = stream.next().await.unwrap_or_else(|| panic!("the stream ended"));
+        if event.event.as_deref() == Some("sync") {
+            break serde_json::from_str::<Value>(&event.data).unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    assert_eq!(notice["paused_links"][0]["link_id"], link.as_str(), "{notice}");
+    assert!(notice["paused_links"][0]["reason"].as_str().is_some_and(|r| r.contains("safety brake")), "{notice}");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await;
+    assert!(metrics.unwrap_or_default().contains("calsync_sync_brakes_total 1"));
     let links = app.get("/api/v1/links", &token).await;
     assert!(links.json["links"][0]["brake"].is_string(), "{}", links.json);
 

@@ -224,6 +224,7 @@ async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_
         ids.push(s.create(name).await);
     }
 
+    let mut stream = s.app.stream(&s.token, "/api/v1/changes/stream", None).await;
     s.hold_writes().await;
     for (i, name) in ["Alpha", "Bravo", "Charlie", "Delta"].iter().enumerate() {
         let mut body = s.event(&format!("{name} (app)"));
@@ -242,6 +243,14 @@ async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_
     s.allow_writes().await;
 
     let conflicts = s.wait_for_conflicts(4).await;
+    // An app streaming changes hears of them at once, to show a badge.
+    loop {
+        let event = stream.next().await.unwrap_or_else(|| panic!("the stream ended"));
+        let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+        if event.event.as_deref() == Some("sync") && data["open_conflicts"] == 4 {
+            break;
+        }
+    }
     let alpha = conflict_about(&conflicts, "Alpha (app)");
     assert_eq!(alpha["state"], "open");
     assert_eq!(alpha["reason"], "both_edited");

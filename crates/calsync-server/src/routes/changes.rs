@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use calsync_core::{Change, Seq, UserId};
+use calsync_store::SyncStore;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -79,7 +80,8 @@ pub struct StreamQuery {
 /// Server-sent events: one `change` event per change, with the sequence number as its id.
 #[utoipa::path(get, path = "/api/v1/changes/stream", tag = "changes", security(("bearer" = [])),
     params(StreamQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this sequence number")),
-    responses((status = 200, content_type = "text/event-stream", body = String, description = "`event: change`, `id: <seq>`, `data: <Change JSON>`"),
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "`event: change`, `id: <seq>`, `data: <Change JSON>`; \
+        and, whenever the user's open conflicts or paused links change, `event: sync` with `data: {\"open_conflicts\": n, \"paused_links\": [{\"link_id\", \"reason\"}]}` (no id)"),
         (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn stream_changes(
     State(state): State<AppState>,
@@ -99,10 +101,12 @@ async fn stream_changes(
         Some(after) => check_after(after)?,
         None => state.store.last_seq(user.id).await?,
     };
+    let notice = SyncNotice::read(&*state.store, user.id).await.ok();
     let tail = Tail {
         store: state.store.clone(),
         user: user.id,
         after,
+        notice,
         buffer: VecDeque::new(),
         wake,
         poll: state.change_poll,
@@ -112,11 +116,40 @@ async fn stream_changes(
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// What needs the user's attention, sent as `event: sync` when it changes (a badge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct SyncNotice {
+    open_conflicts: usize,
+    paused_links: Vec<PausedLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct PausedLink {
+    link_id: calsync_core::LinkId,
+    reason: String,
+}
+
+impl SyncNotice {
+    async fn read(store: &dyn SyncStore, user: UserId) -> Result<Self, calsync_store::StoreError> {
+        let open = calsync_store::ConflictFilter { open: Some(true), ..Default::default() };
+        let open_conflicts = store.list_conflicts(user, open, 1000).await?.len();
+        let paused_links = store
+            .list_links(user)
+            .await?
+            .into_iter()
+            .filter_map(|l| l.brake.map(|reason| PausedLink { link_id: l.id, reason }))
+            .collect();
+        Ok(Self { open_conflicts, paused_links })
+    }
+}
+
 /// Follows one user's change log.
 struct Tail {
-    store: Arc<dyn calsync_store::Store>,
+    store: Arc<dyn SyncStore>,
     user: UserId,
     after: Seq,
+    /// The last attention summary sent (or seen when the stream opened).
+    notice: Option<SyncNotice>,
     buffer: VecDeque<Change>,
     wake: broadcast::Receiver<UserId>,
     poll: Duration,
@@ -145,6 +178,16 @@ impl Tail {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "change stream could not read; retrying"),
+            }
+            if let Ok(now) = SyncNotice::read(&*self.store, self.user).await
+                && self.notice.as_ref() != Some(&now)
+            {
+                let event = SseEvent::default()
+                    .event("sync")
+                    .json_data(&now)
+                    .unwrap_or_else(|_| SseEvent::default().comment("unserialisable notice"));
+                self.notice = Some(now);
+                return Some((Ok(event), self));
             }
             self.wait().await;
         }

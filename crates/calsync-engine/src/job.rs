@@ -99,6 +99,12 @@ pub async fn run_link(
         {
             store.mark_due(link.id, Timestamp::now()).await?;
         }
+        let braked_now = run.push.as_ref().is_some_and(|p| p.braked > 0);
+        if current.brake_decision.is_some() && !braked_now && run.error.is_none() {
+            // The user's answer to a brake was used by this run (or nothing needs it any
+            // more): it must not linger to answer a future brake.
+            store.set_brake(link.id, None).await?;
+        }
         if link.settings.pause_on_conflict && link.settings.policy == calsync_store::ConflictPolicy::Ask {
             let found = run.pull.as_ref().map_or(0, |p| p.conflicts) + run.push.as_ref().map_or(0, |p| p.conflicts);
             if found > 0 {

@@ -36,6 +36,7 @@ impl EngineMetrics {
         self.pushed.fetch_add((s.created + s.updated + s.deleted) as u64, Ordering::Relaxed);
         self.conflicts.fetch_add(s.conflicts as u64, Ordering::Relaxed);
         self.parked.fetch_add(s.parked as u64, Ordering::Relaxed);
+        self.brakes.fetch_add(u64::from(s.braked > 0), Ordering::Relaxed);
         if s.lag_count > 0 {
             self.push_lag_ms.fetch_add(s.lag_ms_sum, Ordering::Relaxed);
             self.push_lag_count.fetch_add(s.lag_count, Ordering::Relaxed);

@@ -129,9 +129,9 @@ pub async fn pull(
     Ok(summary)
 }
 
-/// A pull deleting more than the link allows at once: more than `max_deletions`, or (from
-/// five on, so small calendars are not braked for every cleanup) more than the share.
-fn brake_trips(settings: &LinkSettings, deletions: usize, linked: usize) -> bool {
+/// More changes at once than the link allows: more than `max_deletions`, or (from five
+/// on, so small calendars are not braked for every cleanup) more than the share.
+pub(crate) fn brake_trips(settings: &LinkSettings, deletions: usize, linked: usize) -> bool {
     let (deletions, linked) = (i64::try_from(deletions).unwrap_or(i64::MAX), i64::try_from(linked).unwrap_or(i64::MAX));
     deletions > settings.max_deletions
         || (deletions >= 5 && deletions.saturating_mul(100) > settings.max_deletion_percent.saturating_mul(linked))

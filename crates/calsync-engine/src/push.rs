@@ -5,9 +5,9 @@
 
 use crate::SyncError;
 use calsync_core::sync::{Content, Plan, plan};
-use calsync_core::{Event, EventId, EventInput, Seq};
+use calsync_core::{Event, EventId, EventInput, Seq, Source};
 use calsync_providers::{EventWrite, Provider, ProviderError, RemoteEvent, RemoteState, SeriesRef};
-use calsync_store::{EventLink, EventLinkState, Link, StoreError, SyncStore};
+use calsync_store::{BrakeDecision, EventLink, EventLinkState, Link, StoreError, SyncStore};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PushSummary {
@@ -18,6 +18,8 @@ pub struct PushSummary {
     pub unchanged: usize,
     pub parked: usize,
     pub conflicts: usize,
+    /// Deletions or rewrites held back by the safety brake (the link is paused, asking).
+    pub braked: usize,
     /// Delay from the local change to the provider's write, summed (ms), over `lag_count` writes.
     pub lag_ms_sum: u64,
     pub lag_count: u64,
@@ -30,9 +32,20 @@ const BATCH: u32 = 200;
 /// checkpoint stays on the row that failed, so it is retried first next time).
 pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -> Result<PushSummary, SyncError> {
     let mut summary = PushSummary::default();
+    // The brake judges the outbox as it is now; this run pushes no further than that
+    // (rows written meanwhile wait for the next run, and its brake).
+    let horizon = match brake(store, link).await? {
+        Braked::Held(n) => {
+            summary.braked = n;
+            return Ok(summary);
+        }
+        Braked::Clear { horizon: None } => return Ok(summary),
+        Braked::Clear { horizon: Some(h) } => h,
+    };
     let mut checkpoint = link.checkpoint;
-    loop {
-        let changes = store.changes_after(link.user_id, checkpoint, BATCH).await?;
+    while checkpoint < horizon {
+        let mut changes = store.changes_after(link.user_id, checkpoint, BATCH).await?;
+        changes.retain(|c| c.seq <= horizon);
         let Some(last) = changes.last().map(|c| c.seq) else { break };
         let mut skipped_to: Option<Seq> = None;
         for change in changes {
@@ -57,6 +70,103 @@ pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -
         checkpoint = last;
     }
     Ok(summary)
+}
+
+/// What the outbox would do to events the provider has.
+struct Effects {
+    deletions: Vec<Event>,
+    /// With the content the provider has (the base).
+    rewrites: Vec<(Event, Content)>,
+    linked: usize,
+    /// The last outbox row looked at (`None`: the outbox is empty).
+    horizon: Option<Seq>,
+}
+
+/// Outbox rows the brake looks at in one run (a bigger outbox is judged in slices).
+const BRAKE_WINDOW: u32 = 10_000;
+
+/// What the outbox would do to events the provider has: delete them, or rewrite them.
+async fn outbox_effects(store: &dyn SyncStore, link: &Link) -> Result<Effects, SyncError> {
+    let links: std::collections::HashMap<EventId, EventLink> =
+        store.event_links(link.id).await?.into_iter().map(|l| (l.event_id, l)).collect();
+    let pending = store.changes_after(link.user_id, link.checkpoint, BRAKE_WINDOW).await?;
+    let horizon = pending.last().map(|c| c.seq);
+    let mut seen = std::collections::HashSet::new();
+    let (mut deletions, mut rewrites) = (Vec::new(), Vec::new());
+    for change in pending {
+        let ours = change.calendar_id == link.calendar_id || change.previous_calendar_id == Some(link.calendar_id);
+        let Some(el) = links.get(&change.event_id).filter(|l| l.state == EventLinkState::Ok) else { continue };
+        if !ours || !seen.insert(change.event_id) {
+            continue;
+        }
+        let event = match store.get_event(link.user_id, change.event_id).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if event.is_deleted() || event.draft.calendar_id() != link.calendar_id {
+            deletions.push(event);
+        } else if Content::of(&event.draft.to_input()) != el.base {
+            rewrites.push((event, el.base.clone()));
+        }
+    }
+    Ok(Effects { deletions, rewrites, linked: links.len(), horizon })
+}
+
+enum Braked {
+    /// The brake holds this many deletions and rewrites; the link is paused.
+    Held(usize),
+    /// Push up to `horizon`.
+    Clear { horizon: Option<Seq> },
+}
+
+/// The safety brake on pushes: an outbox deleting or rewriting more events at the provider
+/// than the link allows pauses the link and asks (`Some(held back)`). Confirmed, it goes
+/// out; rejected, the hub takes back what it would have sent (deleted events come back,
+/// rewritten ones return to what the provider has), so nothing changes there.
+async fn brake(store: &dyn SyncStore, link: &Link) -> Result<Braked, SyncError> {
+    let Effects { deletions, rewrites, linked, horizon } = outbox_effects(store, link).await?;
+    let trips = |n: usize| n > 0 && crate::pull::brake_trips(&link.settings, n, linked);
+    if !trips(deletions.len()) && !trips(rewrites.len()) {
+        return Ok(Braked::Clear { horizon });
+    }
+    match link.brake_decision {
+        Some(BrakeDecision::Confirm) => {
+            tracing::info!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "mass change confirmed by the user");
+            Ok(Braked::Clear { horizon })
+        }
+        Some(BrakeDecision::Reject) => {
+            tracing::info!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "mass change rejected: taking it back here");
+            for event in &deletions {
+                if event.is_deleted() {
+                    store.restore_event(link.user_id, event.id, Source::Local).await?;
+                }
+            }
+            for (event, base) in &rewrites {
+                let mut input = event.draft.to_input();
+                base.apply_to(&mut input);
+                if let Ok(draft) = calsync_core::EventDraft::parse(input) {
+                    store.update_event(link.user_id, event.id, draft, Some(event.meta.version), Source::Local).await?;
+                }
+            }
+            // What the reversal wrote is pushed too (it changes nothing at the provider).
+            Ok(Braked::Clear { horizon: Some(Seq::MAX) })
+        }
+        None => {
+            let s = &link.settings;
+            let reason = format!(
+                "safety brake: this calendar's outbox would delete {} and rewrite {} of the {linked} events at the provider \
+                 (the link allows {} or {}% at once); confirm to send it, or reject to take it back here",
+                deletions.len(),
+                rewrites.len(),
+                s.max_deletions,
+                s.max_deletion_percent
+            );
+            tracing::warn!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "safety brake on push: pausing the link");
+            store.set_brake(link.id, Some(&reason)).await?;
+            Ok(Braked::Held(deletions.len() + rewrites.len()))
+        }
+    }
 }
 
 async fn push_one(

@@ -152,7 +152,7 @@ impl Worker {
             }
             // Events pulled, conflicts found, a brake pulled: the user's streams look now.
             let noticed = run.pull.as_ref().map_or(0, |p| p.changed() + p.braked)
-                + run.push.as_ref().map_or(0, |p| p.conflicts + p.parked);
+                + run.push.as_ref().map_or(0, |p| p.conflicts + p.parked + p.braked);
             if noticed > 0
                 && let Some(changed) = &self.changed
             {

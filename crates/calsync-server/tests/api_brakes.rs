@@ -35,6 +35,7 @@ macro_rules! on_both_databases {
 
 on_both_databases!(a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confirm_applies_it);
 on_both_databases!(a_deleted_event_comes_back_from_the_trash_here_and_in_google);
+on_both_databases!(a_mass_deletion_in_the_app_is_held_back_from_google_until_confirmed);
 
 async fn google_events(google: &GoogleEmulator) -> Vec<Value> {
     let list: Value = reqwest::Client::new()
@@ -205,4 +206,65 @@ async fn a_deleted_event_comes_back_from_the_trash_here_and_in_google(db: TestDb
         .await;
     twice.assert_status_problem(404);
     assert_eq!(app.get(&format!("/api/v1/calendars/{calendar}/trash"), &token).await.json["events"], json!([]));
+}
+
+async fn a_mass_deletion_in_the_app_is_held_back_from_google_until_confirmed(db: TestDb) {
+    let (google, app, token, calendar, link) = linked_with_events(db, 25).await;
+    // Google is down for a while; meanwhile the app (a bug, a slip of the hand) deletes 22
+    // of the 25 events, so the outbox holds them all when Google is back.
+    let delete_22_while_google_is_down = || async {
+        let faults = format!("{}/_emulator/faults", google.base_url());
+        let rule = json!({"status": 503, "method": "DELETE", "path": "/events", "count": 100_000});
+        let added = reqwest::Client::new().post(&faults).json(&rule).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(added.status(), 204);
+        let feed = app
+            .get(
+                &format!("/api/v1/calendars/{calendar}/events?start=2026-06-01T00:00:00Z&end=2026-07-01T00:00:00Z"),
+                &token,
+            )
+            .await;
+        let ids: Vec<String> = feed.json["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["id"].as_str().map(str::to_owned))
+            .collect();
+        for id in ids.iter().take(22) {
+            let reply = app.send(app.request(Method::DELETE, &format!("/api/v1/events/{id}"), &token)).await;
+            assert_eq!(reply.status, 204, "{}", reply.json);
+        }
+        reqwest::Client::new().delete(&faults).send().await.unwrap_or_else(|e| panic!("{e}"));
+    };
+    delete_22_while_google_is_down().await;
+    eventually("the brake pauses the link", || async {
+        sync_now(&app, &token, &link).await;
+        status(&app, &token, &link).await["state"] == "paused"
+    })
+    .await;
+    let paused = status(&app, &token, &link).await;
+    assert!(paused["brake"].as_str().is_some_and(|b| b.contains("outbox would delete")), "{paused}");
+    assert_eq!(google_events(&google).await.len(), 25, "nothing deleted in Google while the user is asked");
+
+    // Reject: the deletions are taken back here; Google never lost anything.
+    let reply = app.send_json(Method::POST, &format!("/api/v1/links/{link}/reject"), &token, &Value::Null).await;
+    assert_eq!(reply.status, 202, "{}", reply.json);
+    eventually("the link runs again with the events back", || async {
+        let s = status(&app, &token, &link).await;
+        s["state"] == "active" && s["outbox_depth"] == 0 && s["brake"].is_null()
+    })
+    .await;
+    assert_eq!(local_count(&app, &token, &calendar).await, 25);
+    assert_eq!(google_events(&google).await.len(), 25);
+
+    // Again, and this time the user confirms: Google follows.
+    delete_22_while_google_is_down().await;
+    eventually("the brake pauses the link again", || async {
+        sync_now(&app, &token, &link).await;
+        status(&app, &token, &link).await["state"] == "paused"
+    })
+    .await;
+    let reply = app.send_json(Method::POST, &format!("/api/v1/links/{link}/confirm"), &token, &Value::Null).await;
+    assert_eq!(reply.status, 202, "{}", reply.json);
+    eventually("Google follows the confirmed deletions", || async { google_events(&google).await.len() == 3 }).await;
+    assert_eq!(local_count(&app, &token, &calendar).await, 3);
 }

@@ -518,11 +518,9 @@ impl SyncStore for SqlStore {
             }
         }
         if let Some(c) = cursor {
-            // The pull that stores its cursor has also used the answer to a brake, if any.
             sqlx::query(
                 "UPDATE links SET cursor = $2, cursor_at = $3, listing_read = NULL, state = CASE WHEN state = 'importing' \
-                 THEN 'active' ELSE state END, last_pull_at = $3, updated_at = $3, brake = NULL, brake_decision = NULL \
-                 WHERE id = $1",
+                 THEN 'active' ELSE state END, last_pull_at = $3, updated_at = $3 WHERE id = $1",
             )
             .bind(link.as_uuid())
             .bind(c)

@@ -33,6 +33,8 @@ pub struct SyncSetup {
     /// Wakes idle workers (a local change, a new link, a notification).
     pub wake: Arc<Notify>,
     pub metrics: Arc<EngineMetrics>,
+    /// The rules new links start with (conflict policy, brake limits).
+    pub link_defaults: calsync_store::LinkSettings,
 }
 
 impl SyncSetup {
@@ -46,7 +48,15 @@ impl SyncSetup {
             sealer.clone(),
             public_url.map(|u| format!("{}/webhooks/google", u.trim_end_matches('/'))),
         ));
-        Self { google, sealer, http, providers, wake: Arc::new(Notify::new()), metrics: Arc::default() }
+        Self {
+            google,
+            sealer,
+            http,
+            providers,
+            wake: Arc::new(Notify::new()),
+            metrics: Arc::default(),
+            link_defaults: calsync_store::LinkSettings::default(),
+        }
     }
 
     /// Wakes an idle worker, now or (if all are busy) as soon as one is free: a wake is

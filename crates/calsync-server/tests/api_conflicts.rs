@@ -417,8 +417,19 @@ async fn a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_
 }
 
 async fn a_newest_wins_link_takes_the_later_edit(db: TestDb) {
-    let s = Scene::new(db).await;
-    s.set_rules(json!({"policy": "newest_wins"})).await;
+    // The operator's config makes newest_wins the rule of new links.
+    let google = emulator().await;
+    let rules = calsync_store::LinkSettings {
+        policy: calsync_store::ConflictPolicy::NewestWins,
+        ..calsync_store::LinkSettings::default()
+    };
+    let app = TestApp::with_google_rules(db, google.base_url(), quick(Duration::from_secs(3600)), rules).await;
+    let token = app.user("ada").await;
+    let calendar = app.calendar(&token, "Work").await;
+    let link = connect_and_link(&app, &token, &calendar).await;
+    let s = Scene { google, app, token, calendar, link };
+    let links = s.app.get("/api/v1/links", &s.token).await;
+    assert_eq!(links.json["links"][0]["policy"], "newest_wins", "{}", links.json);
     let id = s.create("Retro").await;
     // The app edits first; Google's edit comes later and wins.
     s.edit_both(&id, "Retro", "Retro (app, earlier)", "Retro (Google, later)").await;

@@ -46,6 +46,14 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     /// Sync workers in this process (default 2).
     pub workers: Option<usize>,
+    /// What a conflict does on new links: ask (default), local_wins, remote_wins, newest_wins.
+    pub conflict_policy: Option<String>,
+    /// New links' safety brake: a pull or push deleting more than this many events at once
+    /// (default 20) or more than this percentage (default 20) pauses the link and asks.
+    pub max_deletions: Option<i64>,
+    pub max_deletion_percent: Option<i64>,
+    /// How long deleted events stay restorable in the trash, in days (default 30).
+    pub trash_days: Option<u32>,
     pub google: Option<GoogleFile>,
 }
 
@@ -104,6 +112,9 @@ pub struct Settings {
     pub encryption_key: Option<SecretString>,
     pub public_url: Option<String>,
     pub workers: usize,
+    /// Rules new links start with.
+    pub link_defaults: calsync_store::LinkSettings,
+    pub trash_days: u32,
     pub google: Option<GoogleSettings>,
 }
 
@@ -152,6 +163,28 @@ impl Settings {
         if !(1..=64).contains(&workers) {
             bail!("workers: {workers} is not between 1 and 64");
         }
+        let mut link_defaults = calsync_store::LinkSettings::default();
+        if let Some(p) = file.conflict_policy.as_deref() {
+            link_defaults.policy = calsync_store::ConflictPolicy::parse(p).with_context(|| {
+                format!("conflict_policy: {p:?} is not ask, local_wins, remote_wins or newest_wins")
+            })?;
+        }
+        if let Some(n) = file.max_deletions {
+            if !(0..=100_000).contains(&n) {
+                bail!("max_deletions: {n} is not between 0 and 100000");
+            }
+            link_defaults.max_deletions = n;
+        }
+        if let Some(n) = file.max_deletion_percent {
+            if !(0..=100).contains(&n) {
+                bail!("max_deletion_percent: {n} is not between 0 and 100");
+            }
+            link_defaults.max_deletion_percent = n;
+        }
+        let trash_days = file.trash_days.unwrap_or(30);
+        if !(1..=3650).contains(&trash_days) {
+            bail!("trash_days: {trash_days} is not between 1 and 3650");
+        }
         let g = file.google.unwrap_or_default();
         let client_id = over.google_client_id.or(g.client_id);
         let client_secret = over.google_client_secret.map(|s| SecretString::from(s.0)).or(g.client_secret);
@@ -183,6 +216,8 @@ impl Settings {
             encryption_key,
             public_url,
             workers,
+            link_defaults,
+            trash_days,
             google,
         })
     }
@@ -220,5 +255,22 @@ mod tests {
                 .starts_with("admin_token")
         );
         assert!(toml::from_str::<FileConfig>("listn = \"x\"").is_err(), "typos in the file are errors");
+        let bad_file = |toml_text: &str| {
+            let file = toml::from_str::<FileConfig>(toml_text).unwrap_or_else(|e| panic!("{e}"));
+            Settings::resolve(Overrides::default(), file).err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        assert!(bad_file("conflict_policy = \"coin_flip\"").starts_with("conflict_policy"));
+        assert!(bad_file("max_deletion_percent = 120").starts_with("max_deletion_percent"));
+        assert!(bad_file("trash_days = 0").starts_with("trash_days"));
+    }
+
+    #[test]
+    fn new_links_take_their_rules_from_the_config() {
+        let file = toml::from_str::<FileConfig>("conflict_policy = \"remote_wins\"\nmax_deletions = 5\ntrash_days = 7")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let settings = Settings::resolve(Overrides::default(), file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.link_defaults.policy, calsync_store::ConflictPolicy::RemoteWins);
+        assert_eq!((settings.link_defaults.max_deletions, settings.link_defaults.max_deletion_percent), (5, 20));
+        assert_eq!(settings.trash_days, 7);
     }
 }

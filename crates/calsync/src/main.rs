@@ -299,6 +299,7 @@ async fn run(
         format!("cannot listen on {} (is another process using it? pass --listen)", settings.listen)
     })?;
     let addr = listener.local_addr()?;
+    state.trash_retention = std::time::Duration::from_secs(u64::from(settings.trash_days) * 86_400);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     if let Some(google) = &settings.google {

@@ -34,5 +34,7 @@ pub fn setup(settings: &Settings, google: &GoogleSettings, base_url: &str) -> an
         scopes: GOOGLE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
     };
     let setup = GoogleSetup { oauth, userinfo_url: google.userinfo_url.clone(), api_root: google.api_root.clone() };
-    Ok(Arc::new(SyncSetup::new(setup, sealer, http_client()?, settings.public_url.as_deref())))
+    let mut sync = SyncSetup::new(setup, sealer, http_client()?, settings.public_url.as_deref());
+    sync.link_defaults = settings.link_defaults;
+    Ok(Arc::new(sync))
 }

@@ -179,6 +179,11 @@ async fn create_link(
             StoreError::Invalid(v) => ApiError::Invalid(v),
             other => other.into(),
         })?;
+    let link = if link.settings == sync.link_defaults {
+        link
+    } else {
+        state.store.update_link_settings(user.id, link.id, &sync.link_defaults).await?
+    };
     sync.wake_workers();
     Ok((StatusCode::CREATED, Json(LinkView::from(&link))))
 }

@@ -74,10 +74,23 @@ impl TestApp {
     /// `schedule`. With `push`, the server's own URL is public: the emulator's channels
     /// notify it; without, links are polled.
     pub async fn with_google(db: TestDb, google: &str, push: bool, schedule: calsync_engine::Schedule) -> Self {
-        Self::build(db, Some((google.to_owned(), push, schedule))).await
+        Self::build(db, Some((google.to_owned(), push, schedule, calsync_store::LinkSettings::default()))).await
     }
 
-    async fn build(db: TestDb, google: Option<(String, bool, calsync_engine::Schedule)>) -> Self {
+    /// As [`TestApp::with_google`], with configured rules for new links.
+    pub async fn with_google_rules(
+        db: TestDb,
+        google: &str,
+        schedule: calsync_engine::Schedule,
+        rules: calsync_store::LinkSettings,
+    ) -> Self {
+        Self::build(db, Some((google.to_owned(), false, schedule, rules))).await
+    }
+
+    async fn build(
+        db: TestDb,
+        google: Option<(String, bool, calsync_engine::Schedule, calsync_store::LinkSettings)>,
+    ) -> Self {
         let store = db.open().await;
         let (mut state, stop_streams) =
             AppState::new(store.clone(), Arc::new(SystemClock), Some(hash_token(ADMIN_TOKEN)));
@@ -85,7 +98,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
         let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-        if let Some((g, push, schedule)) = google {
+        if let Some((g, push, schedule, rules)) = google {
             use calsync_emulators::google::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
             let oauth = calsync_providers::oauth::OAuthClient {
                 auth_url: format!("{g}/o/oauth2/v2/auth"),
@@ -103,7 +116,9 @@ impl TestApp {
             };
             let sealer = Arc::new(calsync_engine::Sealer::from_hex(&"ab".repeat(32)).unwrap_or_else(|e| panic!("{e}")));
             let public = push.then_some(base.as_str());
-            let sync = Arc::new(calsync_server::sync::SyncSetup::new(setup, sealer, Client::new(), public));
+            let mut sync = calsync_server::sync::SyncSetup::new(setup, sealer, Client::new(), public);
+            sync.link_defaults = rules;
+            let sync = Arc::new(sync);
             // Detached: they end when `stop_workers` is dropped or the test's runtime ends.
             drop(sync.start_workers(&store, 2, schedule, &workers_stopped, Some(state.changed.clone())));
             state.sync = Some(sync);

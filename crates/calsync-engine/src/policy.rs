@@ -63,3 +63,47 @@ pub async fn apply_policy(store: &dyn SyncStore, link: &Link, provider: Source) 
     }
     Ok(decided)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calsync_core::{CalendarId, ConflictId, EventId, LinkId, UserId};
+
+    fn conflict(remote_updated: Option<&str>, seen: &str) -> ConflictRecord {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap_or_else(|e| panic!("{e}"));
+        ConflictRecord {
+            id: ConflictId::new(),
+            user_id: UserId::new(),
+            link_id: LinkId::new(),
+            calendar_id: CalendarId::new(),
+            event_id: EventId::new(),
+            base: None,
+            local: None,
+            remote: None,
+            fields: vec!["title".into()],
+            reason: "both_edited".into(),
+            revision: 1,
+            remote_updated_at: remote_updated.map(t),
+            created_at: t(seen),
+            updated_at: None,
+            resolved_at: None,
+            choice: None,
+            resolved_by: None,
+        }
+    }
+
+    #[test]
+    fn each_policy_picks_its_side_and_newest_wins_compares_edit_times() {
+        let local_edit: jiff::Timestamp = "2026-05-04T10:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        let c = conflict(Some("2026-05-04T09:00:00Z"), "2026-05-04T11:00:00Z");
+        assert_eq!(choice_for(ConflictPolicy::Ask, &c, local_edit), None);
+        assert_eq!(choice_for(ConflictPolicy::LocalWins, &c, local_edit), Some(Choice::KeepLocal));
+        assert_eq!(choice_for(ConflictPolicy::RemoteWins, &c, local_edit), Some(Choice::KeepRemote));
+        assert_eq!(choice_for(ConflictPolicy::NewestWins, &c, local_edit), Some(Choice::KeepLocal), "ours is later");
+        let later = conflict(Some("2026-05-04T10:30:00Z"), "2026-05-04T11:00:00Z");
+        assert_eq!(choice_for(ConflictPolicy::NewestWins, &later, local_edit), Some(Choice::KeepRemote));
+        // Without the provider's time, when the change was seen stands in for it.
+        let unknown = conflict(None, "2026-05-04T11:00:00Z");
+        assert_eq!(choice_for(ConflictPolicy::NewestWins, &unknown, local_edit), Some(Choice::KeepRemote));
+    }
+}

@@ -429,3 +429,20 @@ fn occurrence_end(
     };
     Some(end.to_input())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_brake_trips_above_the_count_or_the_share_but_not_for_small_cleanups() {
+        let rules = LinkSettings::default(); // 20 events or 20 %
+        assert!(!brake_trips(&rules, 20, 1000), "20 of 1000: at the limit, not over it");
+        assert!(brake_trips(&rules, 21, 1000), "21 events");
+        assert!(brake_trips(&rules, 6, 25), "24 % of 25");
+        assert!(!brake_trips(&rules, 5, 25), "exactly 20 %");
+        assert!(!brake_trips(&rules, 4, 4), "all of a tiny calendar: under five is never braked");
+        let strict = LinkSettings { max_deletions: 0, ..rules };
+        assert!(brake_trips(&strict, 1, 1000), "a limit of 0 asks about every deletion");
+    }
+}

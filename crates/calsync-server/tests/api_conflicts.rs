@@ -311,6 +311,15 @@ async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_
     assert!(s.open_conflicts().await.is_empty());
     let history = s.app.get(&format!("/api/v1/conflicts?event_id={}&state=all", ids[0]), &s.token).await;
     assert_eq!(history.json["conflicts"][0]["choice"], "keep_local", "{}", history.json);
+    let history = s.app.get(&format!("/api/v1/events/{}/history", ids[0]), &s.token).await;
+    let kinds: Vec<&str> =
+        history.json["entries"].as_array().into_iter().flatten().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"change"), "{}", history.json);
+    let found = kinds.iter().position(|k| *k == "conflict_found");
+    let resolved = kinds.iter().position(|k| *k == "conflict_resolved");
+    assert!(found.is_some() && resolved > found, "the conflict, then its decision: {}", history.json);
+    let decision = &history.json["entries"][resolved.unwrap_or_default()];
+    assert_eq!((decision["choice"].as_str(), decision["by"].as_str()), (Some("keep_local"), Some("ada")));
     // Settled for good: another sync changes nothing and asks nothing.
     s.sync_now().await;
     tokio::time::sleep(Duration::from_millis(300)).await;

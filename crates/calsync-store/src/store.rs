@@ -132,6 +132,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Changes with `seq > after`, oldest first, at most `limit`.
     async fn changes_after(&self, user: UserId, after: Seq, limit: u32) -> Result<Vec<Change>, StoreError>;
+    /// One event's changes, oldest first, at most `limit` (the newest when there are more).
+    async fn event_changes(&self, user: UserId, event: EventId, limit: u32) -> Result<Vec<Change>, StoreError>;
     /// The newest change number of the user (0 before the first change).
     async fn last_seq(&self, user: UserId) -> Result<Seq, StoreError>;
     /// Rows in the change log/outbox, over all users.

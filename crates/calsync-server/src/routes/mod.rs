@@ -9,6 +9,7 @@ pub mod conflicts;
 pub mod events;
 pub mod feeds;
 pub mod health;
+pub mod history;
 pub mod link_rules;
 pub mod links;
 pub mod trash;
@@ -28,6 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(calendars::router())
         .merge(trash::router())
         .merge(events::router())
+        .merge(history::router())
         .merge(feeds::router())
         .merge(changes::router())
         .merge(health::router())

@@ -20,3 +20,6 @@ ALTER TABLE links ADD COLUMN brake_decision TEXT;
 -- `newest_wins`; with pause_on_conflict the whole link pauses instead of the one event.
 ALTER TABLE links ADD COLUMN policy TEXT NOT NULL DEFAULT 'ask';
 ALTER TABLE links ADD COLUMN pause_on_conflict BIGINT NOT NULL DEFAULT 0;
+
+-- An event's history (its changes and the decisions about it), read per event.
+CREATE INDEX changes_by_event ON changes(user_id, event_id, seq);

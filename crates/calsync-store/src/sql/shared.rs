@@ -824,6 +824,21 @@ impl Store for SqlStore {
         rows.iter().map(change_from_row).collect()
     }
 
+    async fn event_changes(&self, user: UserId, event: EventId, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, event_id, calendar_id, previous_calendar_id, op, version, origin, at FROM changes \
+             WHERE user_id = $1 AND event_id = $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(user.as_uuid())
+        .bind(event.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut changes = rows.iter().map(change_from_row).collect::<Result<Vec<_>, _>>()?;
+        changes.reverse();
+        Ok(changes)
+    }
+
     async fn outbox_depth(&self) -> Result<i64, StoreError> {
         // Change numbers are dense per user, so their sum counts the rows without a table scan.
         Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(change_seq), 0) AS BIGINT) FROM users")

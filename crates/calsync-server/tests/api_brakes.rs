@@ -3,6 +3,7 @@
 //! along; reject restores everything in Google, confirm applies it; whatever was deleted
 //! can be brought back from the trash, here and in Google. On SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use calsync_emulators::google::{DEFAULT_USER, GoogleEmulator};
@@ -11,44 +12,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::TestApp;
-use support::google::{connect_and_link, emulator, eventually, quick};
+use support::google::{connect_and_link, emulator, eventually, google_events, quick};
 
-macro_rules! on_both_databases {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(calsync_store::testing::TestDb::sqlite()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = calsync_store::testing::TestDb::postgres().await else {
-                    eprintln!("CALSYNC_TEST_POSTGRES_URL unset: PostgreSQL half skipped");
-                    return;
-                };
-                super::$name(db).await;
-            }
-        }
-    };
-}
-
-on_both_databases!(a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confirm_applies_it);
-on_both_databases!(a_deleted_event_comes_back_from_the_trash_here_and_in_google);
-on_both_databases!(a_mass_deletion_in_the_app_is_held_back_from_google_until_confirmed);
-
-async fn google_events(google: &GoogleEmulator) -> Vec<Value> {
-    let list: Value = reqwest::Client::new()
-        .get(format!("{}calendars/primary/events?maxResults=2500", google.api_root()))
-        .bearer_auth(google.access_token(DEFAULT_USER))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    list["items"].as_array().cloned().unwrap_or_default()
-}
+on_both_databases_db!(a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confirm_applies_it);
+on_both_databases_db!(a_deleted_event_comes_back_from_the_trash_here_and_in_google);
+on_both_databases_db!(a_mass_deletion_in_the_app_is_held_back_from_google_until_confirmed);
 
 async fn delete_in_google(google: &GoogleEmulator, id: &str) {
     let url = format!("{}/_emulator/users/{DEFAULT_USER}/calendars/primary/events/{id}", google.base_url());

@@ -3,6 +3,7 @@
 //! each decision settles both sides with no duplicate; a newer Google edit updates the
 //! question instead of being lost. On SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use calsync_emulators::google::{DEFAULT_USER, GoogleEmulator};
@@ -13,33 +14,12 @@ use std::time::Duration;
 use support::TestApp;
 use support::google::{connect_and_link, emulator, eventually, quick};
 
-/// Runs `async fn $name(db: TestDb)` as `$name::sqlite` and `$name::postgres`.
-macro_rules! on_both_databases {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(calsync_store::testing::TestDb::sqlite()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = calsync_store::testing::TestDb::postgres().await else {
-                    eprintln!("CALSYNC_TEST_POSTGRES_URL unset: PostgreSQL half skipped");
-                    return;
-                };
-                super::$name(db).await;
-            }
-        }
-    };
-}
-
-on_both_databases!(the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides);
-on_both_databases!(deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once);
-on_both_databases!(a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_is_refused);
-on_both_databases!(a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_can_be_undone);
-on_both_databases!(a_newest_wins_link_takes_the_later_edit);
-on_both_databases!(a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided);
+on_both_databases_db!(the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides);
+on_both_databases_db!(deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once);
+on_both_databases_db!(a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_is_refused);
+on_both_databases_db!(a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_can_be_undone);
+on_both_databases_db!(a_newest_wins_link_takes_the_later_edit);
+on_both_databases_db!(a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided);
 
 /// A user with a calendar linked to her Google calendar; links are polled (hourly), so
 /// syncs happen when the app writes or the test asks.
@@ -81,18 +61,8 @@ impl Scene {
         assert_eq!(reply.status, 200, "{}", reply.json);
     }
 
-    /// The live events of the Google calendar.
     async fn google_events(&self) -> Vec<Value> {
-        let list: Value = reqwest::Client::new()
-            .get(format!("{}calendars/primary/events", self.google.api_root()))
-            .bearer_auth(self.google.access_token(DEFAULT_USER))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        list["items"].as_array().cloned().unwrap_or_default()
+        support::google::google_events(&self.google).await
     }
 
     async fn google_event_titled(&self, title: &str) -> Option<Value> {
@@ -100,10 +70,7 @@ impl Scene {
     }
 
     async fn google_titles(&self) -> Vec<String> {
-        let mut titles: Vec<String> =
-            self.google_events().await.iter().filter_map(|e| e["summary"].as_str().map(str::to_owned)).collect();
-        titles.sort();
-        titles
+        support::google::google_titles(&self.google).await
     }
 
     async fn local_titles(&self) -> Vec<String> {

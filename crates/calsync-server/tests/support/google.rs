@@ -94,23 +94,24 @@ pub async fn local_titles(app: &TestApp, token: &str, calendar: &str) -> Vec<Str
     titles
 }
 
-pub async fn google_titles(google: &GoogleEmulator) -> Vec<String> {
-    let token = google.access_token(DEFAULT_USER);
+/// The live events of the user's primary Google calendar, as Google's API lists them.
+pub async fn google_events(google: &GoogleEmulator) -> Vec<Value> {
     let list: Value = reqwest::Client::new()
-        .get(format!("{}calendars/primary/events", google.api_root()))
-        .bearer_auth(token)
+        .get(format!("{}calendars/primary/events?maxResults=2500", google.api_root()))
+        .bearer_auth(google.access_token(DEFAULT_USER))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut titles: Vec<String> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["summary"].as_str().map(str::to_owned))
-        .collect();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Their titles, sorted.
+pub async fn google_titles(google: &GoogleEmulator) -> Vec<String> {
+    let mut titles: Vec<String> =
+        google_events(google).await.iter().filter_map(|e| e["summary"].as_str().map(str::to_owned)).collect();
     titles.sort();
     titles
 }

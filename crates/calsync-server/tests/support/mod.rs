@@ -43,6 +43,30 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Runs `async fn $name(db: TestDb)` as `$name::sqlite` and `$name::postgres` (for
+/// scenarios that build their own server, e.g. with Google sync); the PostgreSQL half is
+/// skipped (with a note) without CALSYNC_TEST_POSTGRES_URL. Needs `#[macro_use] mod support;`.
+#[allow(unused_macros)]
+macro_rules! on_both_databases_db {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(calsync_store::testing::TestDb::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = calsync_store::testing::TestDb::postgres().await else {
+                    eprintln!("CALSYNC_TEST_POSTGRES_URL unset: PostgreSQL half skipped");
+                    return;
+                };
+                super::$name(db).await;
+            }
+        }
+    };
+}
+
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
 
 pub struct TestApp {

@@ -85,25 +85,25 @@ pub async fn run_link(
     if run.error.is_none() && !braked {
         // Conflicts the pull found are decided first when the link has a policy, so this
         // push already sends the winners.
-        crate::policy::apply_policy(store, link, source).await?;
+        if let Err(e) = crate::policy::apply_policy(store, link, source).await {
+            run.error = Some(e);
+        }
         // Push from the link as it is now (the pull may have moved nothing of it but its cursor).
         let current = store.get_link(link.user_id, link.id).await?;
-        match push(store, provider, &current).await {
-            Ok(s) => run.push = Some(s),
-            Err(e) => run.error = Some(e),
+        if run.error.is_none() {
+            match push(store, provider, &current).await {
+                Ok(s) => run.push = Some(s),
+                Err(e) => run.error = Some(e),
+            }
         }
         // Conflicts the push met (a 412 on both-sides edits) are decided now; the next
         // run, at once, sends what that decided.
-        if run.push.as_ref().is_some_and(|p| p.conflicts > 0)
-            && crate::policy::apply_policy(store, link, source).await? > 0
-        {
-            store.mark_due(link.id, Timestamp::now()).await?;
-        }
-        let braked_now = run.push.as_ref().is_some_and(|p| p.braked > 0);
-        if current.brake_decision.is_some() && !braked_now && run.error.is_none() {
-            // The user's answer to a brake was used by this run (or nothing needs it any
-            // more): it must not linger to answer a future brake.
-            store.set_brake(link.id, None).await?;
+        if run.push.as_ref().is_some_and(|p| p.conflicts > 0) {
+            match crate::policy::apply_policy(store, link, source).await {
+                Ok(0) => {}
+                Ok(_) => store.mark_due(link.id, Timestamp::now()).await?,
+                Err(e) => run.error = Some(e),
+            }
         }
         if link.settings.pause_on_conflict && link.settings.policy == calsync_store::ConflictPolicy::Ask {
             let found = run.pull.as_ref().map_or(0, |p| p.conflicts) + run.push.as_ref().map_or(0, |p| p.conflicts);
@@ -111,7 +111,8 @@ pub async fn run_link(
                 let reason = format!(
                     "paused on conflict: {found} event(s) changed on both sides; resolve them (GET /api/v1/conflicts) and the link resumes"
                 );
-                store.set_brake(link.id, Some(&reason)).await?;
+                let brake = calsync_store::Brake { kind: calsync_store::BrakeKind::Conflict, reason, bound: 0 };
+                store.set_brake(link.id, Some(&brake)).await?;
             }
         }
     }

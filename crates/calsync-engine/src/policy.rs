@@ -55,7 +55,12 @@ pub async fn apply_policy(store: &dyn SyncStore, link: &Link, provider: Source) 
             Ok(()) => decided += 1,
             // Changed meanwhile: the next run decides on the new versions.
             Err(StoreError::Stale { .. }) => {}
-            Err(e) => return Err(e.into()),
+            // The database itself failed: the run fails and is retried.
+            Err(e) if e.is_transient() => return Err(e.into()),
+            // The decision cannot be applied (its series was deleted, …): the user decides.
+            Err(e) => {
+                tracing::warn!(conflict = %conflict.id, error = %e, "the link's policy cannot apply its decision; the conflict waits for the user");
+            }
         }
     }
     if decided > 0 {

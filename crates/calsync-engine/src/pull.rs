@@ -6,7 +6,9 @@ use crate::SyncError;
 use calsync_core::sync::{Content, Plan, plan};
 use calsync_core::{EventDraft, EventId, EventInput, Source};
 use calsync_providers::{PageNext, Provider, ProviderError, RemoteEvent, RemoteState};
-use calsync_store::{BrakeDecision, EventLink, EventLinkState, Link, LinkSettings, PullOp, StoreError, SyncStore};
+use calsync_store::{
+    Brake, BrakeDecision, BrakeKind, EventLink, EventLinkState, Link, LinkSettings, PullOp, StoreError, SyncStore,
+};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -89,10 +91,14 @@ pub async fn pull(
     summary.remote_events = events.len();
     let mut ops = plan_pull(store, link, events, full, &mut summary).await?;
     let deletions = ops.iter().filter(|o| matches!(o, PullOp::Delete { .. })).count();
+    // The user's answer to a pull brake covers at most the deletions they were shown.
+    let pull_brake = link.brake.as_ref().filter(|b| b.kind == BrakeKind::Pull);
+    let answer =
+        pull_brake.filter(|b| i64::try_from(deletions).unwrap_or(i64::MAX) <= b.bound).and(link.brake_decision);
     if deletions > 0 {
         let linked = store.event_links(link.id).await?.len();
         if brake_trips(&link.settings, deletions, linked) {
-            match link.brake_decision {
+            match answer {
                 Some(BrakeDecision::Confirm) => {
                     tracing::info!(link = %link.id, deletions, "mass deletion confirmed by the user")
                 }
@@ -117,7 +123,8 @@ pub async fn pull(
                         s.max_deletions, s.max_deletion_percent
                     );
                     tracing::warn!(link = %link.id, deletions, linked, "safety brake: pausing the link");
-                    store.set_brake(link.id, Some(&reason)).await?;
+                    let bound = i64::try_from(deletions).unwrap_or(i64::MAX);
+                    store.set_brake(link.id, Some(&Brake { kind: BrakeKind::Pull, reason, bound })).await?;
                     summary.braked = deletions;
                     summary.deleted = 0;
                     return Ok(summary);
@@ -126,6 +133,10 @@ pub async fn pull(
         }
     }
     store.apply_pull(link.user_id, link.id, source, ops, Some(&cursor)).await?;
+    if pull_brake.is_some() && link.brake_decision.is_some() {
+        // Answered and applied (or no longer needed): the answer must not linger.
+        store.set_brake(link.id, None).await?;
+    }
     Ok(summary)
 }
 

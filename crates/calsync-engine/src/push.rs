@@ -7,7 +7,7 @@ use crate::SyncError;
 use calsync_core::sync::{Content, Plan, plan};
 use calsync_core::{Event, EventId, EventInput, Seq, Source};
 use calsync_providers::{EventWrite, Provider, ProviderError, RemoteEvent, RemoteState, SeriesRef};
-use calsync_store::{BrakeDecision, EventLink, EventLinkState, Link, StoreError, SyncStore};
+use calsync_store::{Brake, BrakeDecision, BrakeKind, EventLink, EventLinkState, Link, StoreError, SyncStore};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PushSummary {
@@ -32,9 +32,11 @@ const BATCH: u32 = 200;
 /// checkpoint stays on the row that failed, so it is retried first next time).
 pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -> Result<PushSummary, SyncError> {
     let mut summary = PushSummary::default();
+    // The user's answer to a push brake, and the last outbox row they were shown.
+    let answered = link.brake.as_ref().filter(|b| b.kind == BrakeKind::Push).map(|b| b.bound).zip(link.brake_decision);
     // The brake judges the outbox as it is now; this run pushes no further than that
     // (rows written meanwhile wait for the next run, and its brake).
-    let horizon = match brake(store, link).await? {
+    let horizon = match brake(store, link, answered).await? {
         Braked::Held(n) => {
             summary.braked = n;
             return Ok(summary);
@@ -69,6 +71,12 @@ pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -
         }
         checkpoint = last;
     }
+    if answered.is_some() {
+        // Used: it must not answer a later brake. What came after the rows it covered is
+        // judged by the next run, at once.
+        store.set_brake(link.id, None).await?;
+        store.mark_due(link.id, jiff::Timestamp::now()).await?;
+    }
     Ok(summary)
 }
 
@@ -85,11 +93,15 @@ struct Effects {
 /// Outbox rows the brake looks at in one run (a bigger outbox is judged in slices).
 const BRAKE_WINDOW: u32 = 10_000;
 
-/// What the outbox would do to events the provider has: delete them, or rewrite them.
-async fn outbox_effects(store: &dyn SyncStore, link: &Link) -> Result<Effects, SyncError> {
+/// What the outbox (up to row `upto`, when given) would do to events the provider has:
+/// delete them, or rewrite them.
+async fn outbox_effects(store: &dyn SyncStore, link: &Link, upto: Option<Seq>) -> Result<Effects, SyncError> {
     let links: std::collections::HashMap<EventId, EventLink> =
         store.event_links(link.id).await?.into_iter().map(|l| (l.event_id, l)).collect();
-    let pending = store.changes_after(link.user_id, link.checkpoint, BRAKE_WINDOW).await?;
+    let mut pending = store.changes_after(link.user_id, link.checkpoint, BRAKE_WINDOW).await?;
+    if let Some(upto) = upto {
+        pending.retain(|c| c.seq <= upto);
+    }
     let horizon = pending.last().map(|c| c.seq);
     let mut seen = std::collections::HashSet::new();
     let (mut deletions, mut rewrites) = (Vec::new(), Vec::new());
@@ -121,16 +133,22 @@ enum Braked {
 }
 
 /// The safety brake on pushes: an outbox deleting or rewriting more events at the provider
-/// than the link allows pauses the link and asks (`Some(held back)`). Confirmed, it goes
-/// out; rejected, the hub takes back what it would have sent (deleted events come back,
-/// rewritten ones return to what the provider has), so nothing changes there.
-async fn brake(store: &dyn SyncStore, link: &Link) -> Result<Braked, SyncError> {
-    let Effects { deletions, rewrites, linked, horizon } = outbox_effects(store, link).await?;
+/// than the link allows pauses the link and asks. Confirmed, it goes out; rejected, the hub
+/// takes back what it would have sent (deleted events come back, moved ones return, rewritten
+/// ones return to what the provider has), so nothing changes there. An answer covers the
+/// outbox rows the user was shown (`answered`: the last one, and the answer), no more.
+async fn brake(
+    store: &dyn SyncStore,
+    link: &Link,
+    answered: Option<(Seq, BrakeDecision)>,
+) -> Result<Braked, SyncError> {
+    let Effects { deletions, rewrites, linked, horizon } =
+        outbox_effects(store, link, answered.map(|(bound, _)| bound)).await?;
     let trips = |n: usize| n > 0 && crate::pull::brake_trips(&link.settings, n, linked);
     if !trips(deletions.len()) && !trips(rewrites.len()) {
         return Ok(Braked::Clear { horizon });
     }
-    match link.brake_decision {
+    match answered.map(|(_, decision)| decision) {
         Some(BrakeDecision::Confirm) => {
             tracing::info!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "mass change confirmed by the user");
             Ok(Braked::Clear { horizon })
@@ -140,6 +158,15 @@ async fn brake(store: &dyn SyncStore, link: &Link) -> Result<Braked, SyncError> 
             for event in &deletions {
                 if event.is_deleted() {
                     store.restore_event(link.user_id, event.id, Source::Local).await?;
+                } else {
+                    // Moved to another calendar: back into this one.
+                    let mut input = event.draft.to_input();
+                    input.calendar_id = link.calendar_id;
+                    if let Ok(draft) = calsync_core::EventDraft::parse(input) {
+                        store
+                            .update_event(link.user_id, event.id, draft, Some(event.meta.version), Source::Local)
+                            .await?;
+                    }
                 }
             }
             for (event, base) in &rewrites {
@@ -149,8 +176,10 @@ async fn brake(store: &dyn SyncStore, link: &Link) -> Result<Braked, SyncError> 
                     store.update_event(link.user_id, event.id, draft, Some(event.meta.version), Source::Local).await?;
                 }
             }
-            // What the reversal wrote is pushed too (it changes nothing at the provider).
-            Ok(Braked::Clear { horizon: Some(Seq::MAX) })
+            // The rows the reversal wrote change nothing at the provider; the next run, at
+            // once, sends them.
+            store.mark_due(link.id, jiff::Timestamp::now()).await?;
+            Ok(Braked::Clear { horizon })
         }
         None => {
             let s = &link.settings;
@@ -163,7 +192,8 @@ async fn brake(store: &dyn SyncStore, link: &Link) -> Result<Braked, SyncError> 
                 s.max_deletion_percent
             );
             tracing::warn!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "safety brake on push: pausing the link");
-            store.set_brake(link.id, Some(&reason)).await?;
+            let bound = horizon.unwrap_or(link.checkpoint);
+            store.set_brake(link.id, Some(&Brake { kind: BrakeKind::Push, reason, bound })).await?;
             Ok(Braked::Held(deletions.len() + rewrites.len()))
         }
     }

@@ -70,7 +70,15 @@ pub fn resolution(
     let link =
         remote.map(|r| EventLink { base: r.clone(), state: EventLinkState::Ok, error: None, ..event_link.clone() });
     let origin = if *choice == Choice::KeepRemote { provider } else { Source::Local };
-    Ok(Resolution { choice: choice.name().to_owned(), by: by.to_owned(), origin, local: outcome, link, copy })
+    Ok(Resolution {
+        choice: choice.name().to_owned(),
+        by: by.to_owned(),
+        origin,
+        local: outcome,
+        link,
+        copy,
+        local_seen: local,
+    })
 }
 
 #[cfg(test)]

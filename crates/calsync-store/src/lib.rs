@@ -32,8 +32,9 @@ mod url;
 pub use error::StoreError;
 pub use store::{NewEvent, Store, TokenHash, User};
 pub use sync::{
-    Account, AccountState, BrakeDecision, ConflictFilter, ConflictPolicy, ConflictRecord, EventLink, EventLinkState,
-    Link, LinkChannel, LinkSettings, LinkState, LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
+    Account, AccountState, Brake, BrakeDecision, BrakeKind, ConflictFilter, ConflictPolicy, ConflictRecord, EventLink,
+    EventLinkState, Link, LinkChannel, LinkSettings, LinkState, LocalOutcome, NewConflict, PullOp, Resolution,
+    SyncStore,
 };
 pub use url::{DatabaseUrl, open};
 

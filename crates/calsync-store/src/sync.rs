@@ -98,8 +98,8 @@ pub struct Link {
     pub marked_at: Option<Timestamp>,
     pub channel: Option<LinkChannel>,
     pub settings: LinkSettings,
-    /// Why a safety brake paused the link (it waits for the user's confirm or reject).
-    pub brake: Option<String>,
+    /// What paused the link, waiting for the user.
+    pub brake: Option<Brake>,
     /// The user's answer to the brake, used once by the next pull.
     pub brake_decision: Option<BrakeDecision>,
 }
@@ -150,6 +150,41 @@ impl Default for LinkSettings {
     fn default() -> Self {
         Self { policy: ConflictPolicy::Ask, pause_on_conflict: false, max_deletions: 20, max_deletion_percent: 20 }
     }
+}
+
+/// What paused a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrakeKind {
+    /// A pull would delete more than the link allows.
+    Pull,
+    /// The outbox would delete or rewrite more than the link allows.
+    Push,
+    /// A conflict, on a link set to pause on conflicts: it resumes when they are decided.
+    Conflict,
+}
+
+impl BrakeKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pull => "pull",
+            Self::Push => "push",
+            Self::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pull, Self::Push, Self::Conflict].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A pause of a link, with what the user was shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brake {
+    pub kind: BrakeKind,
+    pub reason: String,
+    /// What an answer covers: a pull brake's number of deletions, a push brake's last
+    /// outbox row judged. More than that is judged afresh.
+    pub bound: i64,
 }
 
 /// The user's answer to a safety brake.
@@ -288,6 +323,8 @@ pub struct Resolution {
     pub link: Option<EventLink>,
     /// `keep_both`: the remote version as a new local event (pushed as a new remote event).
     pub copy: Option<crate::NewEvent>,
+    /// The hub's version the decision was taken on, kept on the record (for `/undo`).
+    pub local_seen: Option<Content>,
 }
 
 /// A change a pull applies to the hub, with the event link that results.
@@ -392,6 +429,7 @@ pub trait SyncStore: crate::Store {
         limit: u32,
     ) -> Result<Vec<ConflictRecord>, StoreError>;
     async fn get_conflict(&self, user: UserId, id: ConflictId) -> Result<ConflictRecord, StoreError>;
+    async fn count_open_conflicts(&self, user: UserId) -> Result<i64, StoreError>;
     /// Applies `resolution` to an open conflict whose revision is still `revision` and whose
     /// event is still at `local_version` (`None`: it does not exist): the hub's event, the
     /// event link, the copy, and the record, in one transaction. Otherwise
@@ -408,8 +446,9 @@ pub trait SyncStore: crate::Store {
     /// Records how far a full listing has read (`None`: it finished).
     async fn set_listing_progress(&self, link: LinkId, read: Option<i64>) -> Result<(), StoreError>;
 
-    /// Pauses the link with a safety brake's reason, or (`None`) lifts it.
-    async fn set_brake(&self, link: LinkId, reason: Option<&str>) -> Result<(), StoreError>;
+    /// Pauses the link (a safety brake, or a conflict), or (`None`) lifts the pause and
+    /// forgets the answer.
+    async fn set_brake(&self, link: LinkId, brake: Option<&Brake>) -> Result<(), StoreError>;
     /// Records the user's answer to the link's brake and lets the link run at once;
     /// [`StoreError::Stale`] when no brake holds it.
     async fn decide_brake(&self, user: UserId, link: LinkId, decision: BrakeDecision) -> Result<(), StoreError>;

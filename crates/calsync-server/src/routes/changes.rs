@@ -119,7 +119,7 @@ async fn stream_changes(
 /// What needs the user's attention, sent as `event: sync` when it changes (a badge).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 struct SyncNotice {
-    open_conflicts: usize,
+    open_conflicts: i64,
     paused_links: Vec<PausedLink>,
 }
 
@@ -131,13 +131,12 @@ struct PausedLink {
 
 impl SyncNotice {
     async fn read(store: &dyn SyncStore, user: UserId) -> Result<Self, calsync_store::StoreError> {
-        let open = calsync_store::ConflictFilter { open: Some(true), ..Default::default() };
-        let open_conflicts = store.list_conflicts(user, open, 1000).await?.len();
+        let open_conflicts = store.count_open_conflicts(user).await?;
         let paused_links = store
             .list_links(user)
             .await?
             .into_iter()
-            .filter_map(|l| l.brake.map(|reason| PausedLink { link_id: l.id, reason }))
+            .filter_map(|l| l.brake.map(|b| PausedLink { link_id: l.id, reason: b.reason }))
             .collect();
         Ok(Self { open_conflicts, paused_links })
     }

@@ -314,7 +314,7 @@ async fn resolve_conflict(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(conflict = %id, choice = decided.choice, user = %user.id, "conflict resolved");
-    if link.settings.pause_on_conflict && link.brake.is_some() {
+    if link.brake.as_ref().is_some_and(|b| b.kind == calsync_store::BrakeKind::Conflict) {
         // The link paused for its conflicts: it resumes when the last one is decided.
         let filter = ConflictFilter { link: Some(link.id), open: Some(true), ..ConflictFilter::default() };
         if state.store.list_conflicts(user.id, filter, 1).await?.is_empty() {

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use calsync_core::{LinkId, UserId};
-use calsync_store::{BrakeDecision, ConflictPolicy, StoreError};
+use calsync_store::{BrakeDecision, BrakeKind, ConflictPolicy, StoreError};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -66,18 +66,37 @@ async fn update_rules(
         }
         settings.max_deletion_percent = n;
     }
-    let link = state.store.update_link_settings(user.id, id, &settings).await?;
+    let mut link = state.store.update_link_settings(user.id, id, &settings).await?;
+    let paused_for_conflicts = link.brake.as_ref().is_some_and(|b| b.kind == BrakeKind::Conflict);
+    if paused_for_conflicts && (!settings.pause_on_conflict || settings.policy != ConflictPolicy::Ask) {
+        // Paused by a rule the user just changed: the link runs again.
+        state.store.set_brake(id, None).await?;
+        link = state.store.get_link(user.id, id).await?;
+    }
+    if let Some(sync) = &state.sync {
+        // A new policy decides the open conflicts at the link's next run: now.
+        state.store.mark_due(id, state.clock.now()).await?;
+        sync.wake_workers();
+    }
     Ok(Json(LinkView::from(&link)))
 }
 
 async fn answer(state: &AppState, user: UserId, id: LinkId, decision: BrakeDecision) -> Result<StatusCode, ApiError> {
     let sync = sync(state)?;
     let link = state.store.get_link(user, id).await?;
-    if link.brake.is_none() {
-        return Err(ApiError::Conflict(format!(
-            "no safety brake holds link {id}: there is nothing to {}",
-            decision.as_str()
-        )));
+    match link.brake.as_ref().map(|b| b.kind) {
+        None => {
+            return Err(ApiError::Conflict(format!(
+                "no safety brake holds link {id}: there is nothing to {}",
+                decision.as_str()
+            )));
+        }
+        Some(BrakeKind::Conflict) => {
+            return Err(ApiError::Conflict(format!(
+                "link {id} is paused for its conflicts, not by a safety brake: decide them (GET /api/v1/conflicts?link_id={id}) and it resumes"
+            )));
+        }
+        Some(_) => {}
     }
     match state.store.decide_brake(user, id, decision).await {
         Ok(()) => {}

@@ -150,7 +150,7 @@ impl From<&Link> for LinkView {
             pause_on_conflict: l.settings.pause_on_conflict,
             max_deletions: l.settings.max_deletions,
             max_deletion_percent: l.settings.max_deletion_percent,
-            brake: l.brake.clone(),
+            brake: l.brake.as_ref().map(|b| b.reason.clone()),
         }
     }
 }
@@ -260,7 +260,7 @@ async fn link_status(
         oldest_pending_secs: pending.first().map(|c| age(c.at)),
         cursor_age_secs: link.cursor_at.map(age),
         listing_read: link.listing_read,
-        brake: link.brake.clone(),
+        brake: link.brake.as_ref().map(|b| b.reason.clone()),
         channel_expires_at: link.channel.as_ref().map(|c| c.expires_at),
         last_error: link.last_error.or(account.last_error),
         last_error_at: link.last_error_at,

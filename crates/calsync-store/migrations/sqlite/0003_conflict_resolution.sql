@@ -15,6 +15,10 @@ CREATE INDEX conflicts_by_user ON conflicts(user_id, created_at);
 ALTER TABLE links ADD COLUMN max_deletions INTEGER NOT NULL DEFAULT 20;
 ALTER TABLE links ADD COLUMN max_deletion_percent INTEGER NOT NULL DEFAULT 20;
 ALTER TABLE links ADD COLUMN brake TEXT;
+-- pull | push | conflict; and what the user saw when asked: a pull brake's deletions, a
+-- push brake's last outbox row. An answer covers no more than that.
+ALTER TABLE links ADD COLUMN brake_kind TEXT;
+ALTER TABLE links ADD COLUMN brake_bound INTEGER;
 ALTER TABLE links ADD COLUMN brake_decision TEXT;
 -- What a conflict does: `ask` (pause the event and ask), `local_wins`, `remote_wins`,
 -- `newest_wins`; with pause_on_conflict the whole link pauses instead of the one event.

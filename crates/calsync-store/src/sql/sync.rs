@@ -7,8 +7,9 @@ use super::{
 };
 use crate::StoreError;
 use crate::sync::{
-    Account, AccountState, BrakeDecision, ConflictFilter, ConflictPolicy, ConflictRecord, EventLink, EventLinkState,
-    Link, LinkChannel, LinkSettings, LinkState, LocalOutcome, NewConflict, PullOp, Resolution, SyncStore,
+    Account, AccountState, Brake, BrakeDecision, BrakeKind, ConflictFilter, ConflictPolicy, ConflictRecord, EventLink,
+    EventLinkState, Link, LinkChannel, LinkSettings, LinkState, LocalOutcome, NewConflict, PullOp, Resolution,
+    SyncStore,
 };
 use async_trait::async_trait;
 use calsync_core::sync::Content;
@@ -24,7 +25,7 @@ macro_rules! link_cols {
         "id, user_id, account_id, calendar_id, remote_calendar_id, state, cursor, cursor_at, listing_read, checkpoint, due_at, \
          last_pull_at, last_push_at, last_error, last_error_at, failures, channel_id, channel_token, \
          channel_resource_id, channel_expires_at, marked_at, policy, pause_on_conflict, max_deletions, \
-         max_deletion_percent, brake, brake_decision"
+         max_deletion_percent, brake, brake_kind, brake_bound, brake_decision"
     };
 }
 
@@ -82,7 +83,15 @@ fn link_from_row(row: &DbRow) -> Result<Link, StoreError> {
                 max_deletion_percent: row.try_get("max_deletion_percent")?,
             }
         },
-        brake: row.try_get("brake")?,
+        brake: match (
+            row.try_get::<Option<String>, _>("brake")?,
+            row.try_get::<Option<String>, _>("brake_kind")?.as_deref().and_then(BrakeKind::parse),
+        ) {
+            (Some(reason), Some(kind)) => {
+                Some(Brake { kind, reason, bound: row.try_get::<Option<i64>, _>("brake_bound")?.unwrap_or(0) })
+            }
+            _ => None,
+        },
         brake_decision: row.try_get::<Option<String>, _>("brake_decision")?.as_deref().and_then(BrakeDecision::parse),
         channel: match (
             row.try_get::<Option<String>, _>("channel_id")?,
@@ -633,6 +642,16 @@ impl SyncStore for SqlStore {
         conflict_from_row(&row)
     }
 
+    async fn count_open_conflicts(&self, user: UserId) -> Result<i64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM conflicts WHERE user_id = $1 AND resolved_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
     async fn resolve_conflict(
         &self,
         user: UserId,
@@ -677,13 +696,16 @@ impl SyncStore for SqlStore {
             write_event(&mut tx, user, &event, true).await?;
             append_change(&mut tx, user, &event, None, ChangeOp::Created, copy.source, now).await?;
         }
+        let local_seen = resolution.local_seen.as_ref().map(serde_json::to_string).transpose();
+        let local_seen = local_seen.map_err(|e| corrupt("conflict", id, e))?;
         sqlx::query(
-            "UPDATE conflicts SET resolved_at = $2, choice = $3, resolved_by = $4, updated_at = $2 WHERE id = $1",
+            "UPDATE conflicts SET resolved_at = $2, choice = $3, resolved_by = $4, updated_at = $2, local = $5 WHERE id = $1",
         )
         .bind(id.as_uuid())
         .bind(now)
         .bind(&resolution.choice)
         .bind(&resolution.by)
+        .bind(local_seen)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -699,14 +721,16 @@ impl SyncStore for SqlStore {
         Ok(())
     }
 
-    async fn set_brake(&self, link: LinkId, reason: Option<&str>) -> Result<(), StoreError> {
+    async fn set_brake(&self, link: LinkId, brake: Option<&Brake>) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE links SET brake = $2, brake_decision = NULL, \
+            "UPDATE links SET brake = $2, brake_kind = $3, brake_bound = $4, brake_decision = NULL, \
              state = CASE WHEN $2 IS NULL THEN (CASE WHEN state = 'paused' THEN 'active' ELSE state END) ELSE 'paused' END, \
-             updated_at = $3 WHERE id = $1",
+             updated_at = $5 WHERE id = $1",
         )
         .bind(link.as_uuid())
-        .bind(reason)
+        .bind(brake.map(|b| b.reason.as_str()))
+        .bind(brake.map(|b| b.kind.as_str()))
+        .bind(brake.map(|b| b.bound))
         .bind(self.now())
         .execute(&self.pool)
         .await?;
@@ -716,8 +740,8 @@ impl SyncStore for SqlStore {
     async fn decide_brake(&self, user: UserId, link: LinkId, decision: BrakeDecision) -> Result<(), StoreError> {
         let now = self.now();
         let done = sqlx::query(
-            "UPDATE links SET brake_decision = $3, state = 'active', due_at = $4, updated_at = $4 \
-             WHERE id = $1 AND user_id = $2 AND brake IS NOT NULL",
+            "UPDATE links SET brake_decision = $3, state = 'active', due_at = $4, marked_at = $4, updated_at = $4 \
+             WHERE id = $1 AND user_id = $2 AND brake IS NOT NULL AND brake_kind <> 'conflict'",
         )
         .bind(link.as_uuid())
         .bind(user.as_uuid())

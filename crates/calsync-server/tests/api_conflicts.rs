@@ -74,24 +74,7 @@ impl Scene {
     }
 
     async fn local_titles(&self) -> Vec<String> {
-        let feed = self
-            .app
-            .get(
-                &format!(
-                    "/api/v1/calendars/{}/events?start=2026-06-01T00:00:00Z&end=2026-07-01T00:00:00Z",
-                    self.calendar
-                ),
-                &self.token,
-            )
-            .await;
-        let mut titles: Vec<String> = feed.json["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["title"].as_str().map(str::to_owned))
-            .collect();
-        titles.sort();
-        titles
+        support::google::local_titles(&self.app, &self.token, &self.calendar).await
     }
 
     /// An edit "in Google's web UI" of the event titled `title`.

@@ -12,6 +12,7 @@ pub mod event_time;
 pub mod fullcalendar;
 pub mod ids;
 pub mod limits;
+pub mod patterned;
 pub mod recurrence;
 pub mod series;
 pub mod source;

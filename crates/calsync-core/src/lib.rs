@@ -19,6 +19,7 @@ pub mod source;
 pub mod sync;
 pub mod validation;
 pub mod window;
+pub mod windows_zones;
 pub mod zone;
 
 pub use calendar::{Calendar, CalendarDraft, CalendarInput, CalendarView};

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod google;
+pub mod graph;
 pub mod model;
 pub mod oauth;
 

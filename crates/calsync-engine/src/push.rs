@@ -33,18 +33,44 @@ const BATCH: u32 = 200;
 pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -> Result<PushSummary, SyncError> {
     let mut summary = PushSummary::default();
     // The user's answer to a push brake, and the last outbox row they were shown.
-    let answered = link.brake.as_ref().filter(|b| b.kind == BrakeKind::Push).map(|b| b.bound).zip(link.brake_decision);
-    // The brake judges the outbox as it is now; this run pushes no further than that
-    // (rows written meanwhile wait for the next run, and its brake).
-    let horizon = match brake(store, link, answered).await? {
-        Braked::Held(n) => {
-            summary.braked = n;
-            return Ok(summary);
-        }
-        Braked::Clear { horizon: None } => return Ok(summary),
-        Braked::Clear { horizon: Some(h) } => h,
-    };
+    let mut answered =
+        link.brake.as_ref().filter(|b| b.kind == BrakeKind::Push).map(|b| b.bound).zip(link.brake_decision);
     let mut checkpoint = link.checkpoint;
+    loop {
+        // The brake judges the outbox (a slice of it, when big) as it is now; the push goes
+        // no further than that. Rows written meanwhile wait for the next look.
+        let (horizon, more) = match brake(store, link, checkpoint, answered).await? {
+            Braked::Held(n) => {
+                summary.braked = n;
+                return Ok(summary);
+            }
+            Braked::Clear { horizon: None, .. } => break,
+            Braked::Clear { horizon: Some(h), more } => (h, more),
+        };
+        checkpoint = push_until(store, provider, link, checkpoint, horizon, &mut summary).await?;
+        if answered.take().is_some() {
+            // Used: it must not answer a later brake. What came after the rows it covered is
+            // judged afresh (below, or by the next run, at once).
+            store.set_brake(link.id, None).await?;
+            store.mark_due(link.id, jiff::Timestamp::now()).await?;
+        }
+        if !more {
+            break;
+        }
+    }
+    Ok(summary)
+}
+
+/// Pushes the outbox rows after `checkpoint` up to `horizon`, in order; returns the new
+/// checkpoint.
+async fn push_until(
+    store: &dyn SyncStore,
+    provider: &dyn Provider,
+    link: &Link,
+    mut checkpoint: Seq,
+    horizon: Seq,
+    summary: &mut PushSummary,
+) -> Result<Seq, SyncError> {
     while checkpoint < horizon {
         let mut changes = store.changes_after(link.user_id, checkpoint, BATCH).await?;
         changes.retain(|c| c.seq <= horizon);
@@ -57,7 +83,7 @@ pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -
                 continue;
             }
             let writes_before = summary.created + summary.updated + summary.deleted;
-            push_one(store, provider, link, change.seq, change.event_id, &mut summary).await?;
+            push_one(store, provider, link, change.seq, change.event_id, summary).await?;
             if summary.created + summary.updated + summary.deleted > writes_before {
                 let lag = jiff::Timestamp::now().duration_since(change.at).as_millis();
                 summary.lag_ms_sum += u64::try_from(lag).unwrap_or(0);
@@ -71,13 +97,7 @@ pub async fn push(store: &dyn SyncStore, provider: &dyn Provider, link: &Link) -
         }
         checkpoint = last;
     }
-    if answered.is_some() {
-        // Used: it must not answer a later brake. What came after the rows it covered is
-        // judged by the next run, at once.
-        store.set_brake(link.id, None).await?;
-        store.mark_due(link.id, jiff::Timestamp::now()).await?;
-    }
-    Ok(summary)
+    Ok(checkpoint)
 }
 
 /// What the outbox would do to events the provider has.
@@ -88,6 +108,8 @@ struct Effects {
     linked: usize,
     /// The last outbox row looked at (`None`: the outbox is empty).
     horizon: Option<Seq>,
+    /// More rows wait beyond the window looked at.
+    truncated: bool,
 }
 
 /// Outbox rows the brake looks at in one run (a bigger outbox is judged in slices).
@@ -95,10 +117,16 @@ const BRAKE_WINDOW: u32 = 10_000;
 
 /// What the outbox (up to row `upto`, when given) would do to events the provider has:
 /// delete them, or rewrite them.
-async fn outbox_effects(store: &dyn SyncStore, link: &Link, upto: Option<Seq>) -> Result<Effects, SyncError> {
+async fn outbox_effects(
+    store: &dyn SyncStore,
+    link: &Link,
+    checkpoint: Seq,
+    upto: Option<Seq>,
+) -> Result<Effects, SyncError> {
     let links: std::collections::HashMap<EventId, EventLink> =
         store.event_links(link.id).await?.into_iter().map(|l| (l.event_id, l)).collect();
-    let mut pending = store.changes_after(link.user_id, link.checkpoint, BRAKE_WINDOW).await?;
+    let mut pending = store.changes_after(link.user_id, checkpoint, BRAKE_WINDOW).await?;
+    let truncated = pending.len() == usize::try_from(BRAKE_WINDOW).unwrap_or(usize::MAX);
     if let Some(upto) = upto {
         pending.retain(|c| c.seq <= upto);
     }
@@ -122,14 +150,14 @@ async fn outbox_effects(store: &dyn SyncStore, link: &Link, upto: Option<Seq>) -
             rewrites.push((event, el.base.clone()));
         }
     }
-    Ok(Effects { deletions, rewrites, linked: links.len(), horizon })
+    Ok(Effects { deletions, rewrites, linked: links.len(), horizon, truncated })
 }
 
 enum Braked {
     /// The brake holds this many deletions and rewrites; the link is paused.
     Held(usize),
-    /// Push up to `horizon`.
-    Clear { horizon: Option<Seq> },
+    /// Push up to `horizon`; with `more`, rows beyond it wait for the next look.
+    Clear { horizon: Option<Seq>, more: bool },
 }
 
 /// The safety brake on pushes: an outbox deleting or rewriting more events at the provider
@@ -140,18 +168,19 @@ enum Braked {
 async fn brake(
     store: &dyn SyncStore,
     link: &Link,
+    checkpoint: Seq,
     answered: Option<(Seq, BrakeDecision)>,
 ) -> Result<Braked, SyncError> {
-    let Effects { deletions, rewrites, linked, horizon } =
-        outbox_effects(store, link, answered.map(|(bound, _)| bound)).await?;
+    let Effects { deletions, rewrites, linked, horizon, truncated: more } =
+        outbox_effects(store, link, checkpoint, answered.map(|(bound, _)| bound)).await?;
     let trips = |n: usize| n > 0 && crate::pull::brake_trips(&link.settings, n, linked);
     if !trips(deletions.len()) && !trips(rewrites.len()) {
-        return Ok(Braked::Clear { horizon });
+        return Ok(Braked::Clear { horizon, more });
     }
     match answered.map(|(_, decision)| decision) {
         Some(BrakeDecision::Confirm) => {
             tracing::info!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "mass change confirmed by the user");
-            Ok(Braked::Clear { horizon })
+            Ok(Braked::Clear { horizon, more })
         }
         Some(BrakeDecision::Reject) => {
             tracing::info!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "mass change rejected: taking it back here");
@@ -179,7 +208,7 @@ async fn brake(
             // The rows the reversal wrote change nothing at the provider; the next run, at
             // once, sends them.
             store.mark_due(link.id, jiff::Timestamp::now()).await?;
-            Ok(Braked::Clear { horizon })
+            Ok(Braked::Clear { horizon, more })
         }
         None => {
             let s = &link.settings;
@@ -192,7 +221,7 @@ async fn brake(
                 s.max_deletion_percent
             );
             tracing::warn!(link = %link.id, deletions = deletions.len(), rewrites = rewrites.len(), "safety brake on push: pausing the link");
-            let bound = horizon.unwrap_or(link.checkpoint);
+            let bound = horizon.unwrap_or(checkpoint);
             store.set_brake(link.id, Some(&Brake { kind: BrakeKind::Push, reason, bound })).await?;
             Ok(Braked::Held(deletions.len() + rewrites.len()))
         }

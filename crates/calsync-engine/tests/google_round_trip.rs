@@ -114,3 +114,30 @@ async fn an_import_shows_its_progress_page_by_page_while_it_runs() {
     assert_eq!(import.pages, 3);
     assert_eq!(seen, [None, Some(10), Some(20), None], "progress after each page, cleared at the end");
 }
+
+#[tokio::test]
+async fn an_outbox_bigger_than_one_brake_window_is_pushed_whole_in_one_run() {
+    use calsync_core::{CalendarDraft, CalendarId, CalendarInput, EventDraft, EventId, Source};
+    let hub = hub().await;
+    hub.pull().await;
+    // 10,050 changes in another calendar of the user (a bulk import there), then one here.
+    let draft =
+        CalendarDraft::parse(CalendarInput { name: "Archive".into(), color: None, time_zone: Some("UTC".into()) })
+            .unwrap_or_else(|e| panic!("{e}"));
+    let archive =
+        hub.store.create_calendar(hub.user, CalendarId::new(), &draft).await.unwrap_or_else(|e| panic!("{e}"));
+    let bulk: Vec<calsync_store::NewEvent> = (0..10_050)
+        .map(|i| {
+            let mut input = hub.input(meeting(&format!("Old {i}"), "2025-01-06"));
+            input.calendar_id = archive.id;
+            let draft = EventDraft::parse(input).unwrap_or_else(|e| panic!("{e}"));
+            calsync_store::NewEvent { id: EventId::new(), draft, source: Source::Local }
+        })
+        .collect();
+    hub.store.create_events(hub.user, bulk).await.unwrap_or_else(|e| panic!("{e}"));
+    hub.create_local(meeting("Kick-off", "2026-05-04")).await;
+
+    let pushed = hub.push().await;
+    assert_eq!((pushed.created, pushed.braked), (1, 0), "{pushed:?}");
+    assert_eq!(hub.outbox_left().await, 0);
+}

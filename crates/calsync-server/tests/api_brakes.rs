@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::TestApp;
-use support::google::{connect_and_link, emulator, eventually, google_events, quick};
+use support::google::{Linked, eventually, google_events};
 
 on_both_databases_db!(a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confirm_applies_it);
 on_both_databases_db!(a_deleted_event_comes_back_from_the_trash_here_and_in_google);
@@ -33,11 +33,7 @@ async fn local_count(app: &TestApp, token: &str, calendar: &str) -> usize {
 
 /// A linked calendar with `n` events made in the app, all in Google.
 async fn linked_with_events(db: TestDb, n: usize) -> (GoogleEmulator, TestApp, String, String, String) {
-    let google = emulator().await;
-    let app = TestApp::with_google(db, google.base_url(), false, quick(Duration::from_secs(3600))).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    let link = connect_and_link(&app, &token, &calendar).await;
+    let Linked { google, app, token, calendar, link } = Linked::new(db, false, Duration::from_secs(3600)).await;
     for i in 0..n {
         app.create_event(
             &token,

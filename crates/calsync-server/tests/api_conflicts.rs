@@ -6,13 +6,12 @@
 #[macro_use]
 mod support;
 
-use calsync_emulators::google::{DEFAULT_USER, GoogleEmulator};
+use calsync_emulators::google::DEFAULT_USER;
 use calsync_store::testing::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::TestApp;
-use support::google::{connect_and_link, emulator, eventually, quick};
+use support::google::{Linked, eventually};
 
 on_both_databases_db!(the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides);
 on_both_databases_db!(deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once);
@@ -23,22 +22,11 @@ on_both_databases_db!(a_link_set_to_pause_on_conflict_stops_until_the_conflict_i
 
 /// A user with a calendar linked to her Google calendar; links are polled (hourly), so
 /// syncs happen when the app writes or the test asks.
-struct Scene {
-    google: GoogleEmulator,
-    app: TestApp,
-    token: String,
-    calendar: String,
-    link: String,
-}
+type Scene = Linked;
 
 impl Scene {
-    async fn new(db: TestDb) -> Self {
-        let google = emulator().await;
-        let app = TestApp::with_google(db, google.base_url(), false, quick(Duration::from_secs(3600))).await;
-        let token = app.user("ada").await;
-        let calendar = app.calendar(&token, "Work").await;
-        let link = connect_and_link(&app, &token, &calendar).await;
-        Self { google, app, token, calendar, link }
+    async fn polled(db: TestDb) -> Self {
+        Linked::new(db, false, Duration::from_secs(3600)).await
     }
 
     fn event(&self, title: &str) -> Value {
@@ -168,7 +156,7 @@ fn conflict_about<'c>(conflicts: &'c [Value], local_title: &str) -> &'c Value {
 }
 
 async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_sides(db: TestDb) {
-    let s = Scene::new(db).await;
+    let s = Scene::polled(db).await;
     let mut ids = Vec::new();
     for name in ["Alpha", "Bravo", "Charlie", "Delta", "Echo"] {
         ids.push(s.create(name).await);
@@ -278,7 +266,7 @@ async fn the_same_field_changed_on_both_sides_asks_and_each_choice_settles_both_
 }
 
 async fn deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_google_once(db: TestDb) {
-    let s = Scene::new(db).await;
+    let s = Scene::polled(db).await;
     let id = s.create("Standup").await;
     s.hold_writes().await;
     let mut body = s.event("Standup");
@@ -305,7 +293,7 @@ async fn deleted_in_google_and_edited_in_the_app_then_kept_local_comes_back_in_g
 }
 
 async fn a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_is_refused(db: TestDb) {
-    let s = Scene::new(db).await;
+    let s = Scene::polled(db).await;
     let id = s.create("Review").await;
     s.hold_writes().await;
     s.edit(&id, s.event("Review (app)")).await;
@@ -341,7 +329,7 @@ async fn a_newer_google_edit_updates_the_question_and_an_answer_to_the_old_one_i
 }
 
 async fn a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_can_be_undone(db: TestDb) {
-    let s = Scene::new(db).await;
+    let s = Scene::polled(db).await;
     s.set_rules(json!({"policy": "local_wins"})).await;
     let id = s.create("Planning").await;
     s.edit_both(&id, "Planning", "Planning (app)", "Planning (Google)").await;
@@ -377,16 +365,11 @@ async fn a_local_wins_link_decides_at_once_keeps_the_overwrite_on_record_and_it_
 
 async fn a_newest_wins_link_takes_the_later_edit(db: TestDb) {
     // The operator's config makes newest_wins the rule of new links.
-    let google = emulator().await;
     let rules = calsync_store::LinkSettings {
         policy: calsync_store::ConflictPolicy::NewestWins,
         ..calsync_store::LinkSettings::default()
     };
-    let app = TestApp::with_google_rules(db, google.base_url(), quick(Duration::from_secs(3600)), rules).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    let link = connect_and_link(&app, &token, &calendar).await;
-    let s = Scene { google, app, token, calendar, link };
+    let s = Scene::with_rules(db, false, Duration::from_secs(3600), rules).await;
     let links = s.app.get("/api/v1/links", &s.token).await;
     assert_eq!(links.json["links"][0]["policy"], "newest_wins", "{}", links.json);
     let id = s.create("Retro").await;
@@ -403,7 +386,7 @@ async fn a_newest_wins_link_takes_the_later_edit(db: TestDb) {
 }
 
 async fn a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided(db: TestDb) {
-    let s = Scene::new(db).await;
+    let s = Scene::polled(db).await;
     s.set_rules(json!({"pause_on_conflict": true})).await;
     let id = s.create("Offsite").await;
     s.create("Lunch").await;

@@ -7,19 +7,14 @@ use calsync_store::testing::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::google::{
-    connect_and_link, edit_in_google, emulator, eventually, google_titles, local_titles, meeting, quick,
-};
-use support::{PATIENCE, TestApp};
+use support::PATIENCE;
+use support::google::{Linked, edit_in_google, eventually, google_titles, local_titles, meeting};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_push_a_google_edit_arrives_by_notification_and_a_local_edit_reaches_google() {
-    let google = emulator().await;
     // Polling is slow here, so only a notification can bring the change in time.
-    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), true, quick(Duration::from_secs(3600))).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    let link = connect_and_link(&app, &token, &calendar).await;
+    let Linked { google, app, token, calendar, link } =
+        Linked::new(TestDb::sqlite(), true, Duration::from_secs(3600)).await;
     eventually("the link imported and opened a channel", || async {
         let status = app.get(&format!("/api/v1/links/{link}/status"), &token).await;
         status.json["state"] == "active" && status.json["channel_expires_at"].is_string()
@@ -48,11 +43,8 @@ async fn with_push_a_google_edit_arrives_by_notification_and_a_local_edit_reache
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_push_polling_alone_brings_google_edits() {
-    let google = emulator().await;
-    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), false, quick(Duration::from_millis(200))).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    let link = connect_and_link(&app, &token, &calendar).await;
+    let Linked { google, app, token, calendar, link } =
+        Linked::new(TestDb::sqlite(), false, Duration::from_millis(200)).await;
     edit_in_google(&google, "Booked in Google").await;
     eventually("the Google event arrived by polling", || async {
         local_titles(&app, &token, &calendar).await == ["Booked in Google"]
@@ -71,11 +63,7 @@ async fn without_push_polling_alone_brings_google_edits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replayed_and_unknown_notifications_are_refused_and_change_nothing() {
-    let google = emulator().await;
-    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), true, quick(Duration::from_secs(3600))).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    let link = connect_and_link(&app, &token, &calendar).await;
+    let Linked { google, app, token, link, .. } = Linked::new(TestDb::sqlite(), true, Duration::from_secs(3600)).await;
     let channel: Value = {
         let mut found = Value::Null;
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -137,11 +125,8 @@ async fn forged_replayed_and_unknown_notifications_are_refused_and_change_nothin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnecting_stops_channels_revokes_the_grant_and_removes_only_imported_events_when_asked() {
-    let google = emulator().await;
-    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), true, quick(Duration::from_millis(200))).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    connect_and_link(&app, &token, &calendar).await;
+    let Linked { google, app, token, calendar, .. } =
+        Linked::new(TestDb::sqlite(), true, Duration::from_millis(200)).await;
     app.create_event(&token, meeting(&calendar, "Planned in the app")).await;
     edit_in_google(&google, "Booked in Google").await;
     eventually("both events are on both sides", || async {
@@ -181,11 +166,8 @@ async fn disconnecting_stops_channels_revokes_the_grant_and_removes_only_importe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_notifications_causes_one_pull() {
-    let google = emulator().await;
-    let app = TestApp::with_google(TestDb::sqlite(), google.base_url(), true, quick(Duration::from_secs(3600))).await;
-    let token = app.user("ada").await;
-    let calendar = app.calendar(&token, "Work").await;
-    let link = connect_and_link(&app, &token, &calendar).await;
+    let Linked { google, app, token, calendar, link } =
+        Linked::new(TestDb::sqlite(), true, Duration::from_secs(3600)).await;
     eventually("the link imported and opened a channel", || async {
         app.get(&format!("/api/v1/links/{link}/status"), &token).await.json["state"] == "active"
     })

@@ -135,3 +135,35 @@ pub fn meeting(calendar: &str, title: &str) -> Value {
            "start": {"date_time": "2026-06-02T09:00:00", "time_zone": "Europe/Berlin"},
            "end": {"date_time": "2026-06-02T10:00:00", "time_zone": "Europe/Berlin"}})
 }
+
+/// The scene of most Google tests: the emulator, a server syncing with it (workers on a
+/// quick schedule polling every `poll`; with `push`, notified by channels), and the user
+/// "ada" whose calendar "Work" is linked to her primary Google calendar through the API.
+pub struct Linked {
+    pub google: GoogleEmulator,
+    pub app: TestApp,
+    pub token: String,
+    pub calendar: String,
+    pub link: String,
+}
+
+impl Linked {
+    pub async fn new(db: calsync_store::testing::TestDb, push: bool, poll: Duration) -> Self {
+        Self::with_rules(db, push, poll, calsync_store::LinkSettings::default()).await
+    }
+
+    /// As [`Linked::new`], with configured rules for new links.
+    pub async fn with_rules(
+        db: calsync_store::testing::TestDb,
+        push: bool,
+        poll: Duration,
+        rules: calsync_store::LinkSettings,
+    ) -> Self {
+        let google = emulator().await;
+        let app = TestApp::with_google_rules(db, google.base_url(), push, quick(poll), rules).await;
+        let token = app.user("ada").await;
+        let calendar = app.calendar(&token, "Work").await;
+        let link = connect_and_link(&app, &token, &calendar).await;
+        Self { google, app, token, calendar, link }
+    }
+}

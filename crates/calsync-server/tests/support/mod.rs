@@ -105,10 +105,11 @@ impl TestApp {
     pub async fn with_google_rules(
         db: TestDb,
         google: &str,
+        push: bool,
         schedule: calsync_engine::Schedule,
         rules: calsync_store::LinkSettings,
     ) -> Self {
-        Self::build(db, Some((google.to_owned(), false, schedule, rules))).await
+        Self::build(db, Some((google.to_owned(), push, schedule, rules))).await
     }
 
     async fn build(

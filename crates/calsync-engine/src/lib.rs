@@ -3,6 +3,7 @@
 //! (the change log after the link's checkpoint) to the provider. Every decision about an
 //! event is calsync-core's three-way `plan`; this crate does the IO around it.
 
+mod brake;
 pub mod job;
 pub mod metrics;
 pub mod policy;

@@ -6,9 +6,7 @@ use crate::SyncError;
 use calsync_core::sync::{Content, Plan, plan};
 use calsync_core::{EventDraft, EventId, EventInput, Source};
 use calsync_providers::{PageNext, Provider, ProviderError, RemoteEvent, RemoteState};
-use calsync_store::{
-    Brake, BrakeDecision, BrakeKind, EventLink, EventLinkState, Link, LinkSettings, PullOp, StoreError, SyncStore,
-};
+use calsync_store::{Brake, BrakeDecision, BrakeKind, EventLink, EventLinkState, Link, PullOp, StoreError, SyncStore};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -97,7 +95,7 @@ pub async fn pull(
         pull_brake.filter(|b| i64::try_from(deletions).unwrap_or(i64::MAX) <= b.bound).and(link.brake_decision);
     if deletions > 0 {
         let linked = store.event_links(link.id).await?.len();
-        if brake_trips(&link.settings, deletions, linked) {
+        if crate::brake::trips(&link.settings, deletions, linked) {
             match answer {
                 Some(BrakeDecision::Confirm) => {
                     tracing::info!(link = %link.id, deletions, "mass deletion confirmed by the user")
@@ -138,14 +136,6 @@ pub async fn pull(
         store.set_brake(link.id, None).await?;
     }
     Ok(summary)
-}
-
-/// More changes at once than the link allows: more than `max_deletions`, or (from five
-/// on, so small calendars are not braked for every cleanup) more than the share.
-pub(crate) fn brake_trips(settings: &LinkSettings, deletions: usize, linked: usize) -> bool {
-    let (deletions, linked) = (i64::try_from(deletions).unwrap_or(i64::MAX), i64::try_from(linked).unwrap_or(i64::MAX));
-    deletions > settings.max_deletions
-        || (deletions >= 5 && deletions.saturating_mul(100) > settings.max_deletion_percent.saturating_mul(linked))
 }
 
 /// What the hub knows of a linked event, for the three-way rule.
@@ -439,21 +429,4 @@ fn occurrence_end(
         _ => return None,
     };
     Some(end.to_input())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_brake_trips_above_the_count_or_the_share_but_not_for_small_cleanups() {
-        let rules = LinkSettings::default(); // 20 events or 20 %
-        assert!(!brake_trips(&rules, 20, 1000), "20 of 1000: at the limit, not over it");
-        assert!(brake_trips(&rules, 21, 1000), "21 events");
-        assert!(brake_trips(&rules, 6, 25), "24 % of 25");
-        assert!(!brake_trips(&rules, 5, 25), "exactly 20 %");
-        assert!(!brake_trips(&rules, 4, 4), "all of a tiny calendar: under five is never braked");
-        let strict = LinkSettings { max_deletions: 0, ..rules };
-        assert!(brake_trips(&strict, 1, 1000), "a limit of 0 asks about every deletion");
-    }
 }

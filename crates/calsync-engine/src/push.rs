@@ -173,7 +173,7 @@ async fn brake(
 ) -> Result<Braked, SyncError> {
     let Effects { deletions, rewrites, linked, horizon, truncated: more } =
         outbox_effects(store, link, checkpoint, answered.map(|(bound, _)| bound)).await?;
-    let trips = |n: usize| n > 0 && crate::pull::brake_trips(&link.settings, n, linked);
+    let trips = |n: usize| n > 0 && crate::brake::trips(&link.settings, n, linked);
     if !trips(deletions.len()) && !trips(rewrites.len()) {
         return Ok(Braked::Clear { horizon, more });
     }

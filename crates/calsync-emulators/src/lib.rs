@@ -4,6 +4,11 @@
 //!
 //! - [`google`]: Google Calendar API v3 with OAuth 2.0, push channels and a fault-injection
 //!   control API.
+//! - [`graph`]: Microsoft Graph's Outlook calendar (v1.0) with Microsoft identity platform
+//!   OAuth, calendarView delta, subscriptions with webhooks and per-mailbox throttling.
+//! - [`faults`]: the fault-injection and request-log design both share.
 
+pub mod faults;
 pub mod google;
+pub mod graph;
 mod random;

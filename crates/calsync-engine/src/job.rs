@@ -85,8 +85,16 @@ pub async fn run_link(
     if run.error.is_none() && !braked {
         // Conflicts the pull found are decided first when the link has a policy, so this
         // push already sends the winners.
-        if let Err(e) = crate::policy::apply_policy(store, link, source).await {
-            run.error = Some(e);
+        let decided = match crate::policy::apply_policy(store, link, source).await {
+            Ok(n) => n,
+            Err(e) => {
+                run.error = Some(e);
+                0
+            }
+        };
+        // What came into the hub goes out to the calendar's other providers.
+        if decided > 0 || run.pull.as_ref().is_some_and(|p| p.created + p.updated + p.deleted > 0) {
+            store.mark_siblings_due(link.id, Timestamp::now()).await?;
         }
         // Push from the link as it is now (the pull may have moved nothing of it but its cursor).
         let current = store.get_link(link.user_id, link.id).await?;

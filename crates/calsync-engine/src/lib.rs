@@ -4,6 +4,7 @@
 //! event is calsync-core's three-way `plan`; this crate does the IO around it.
 
 mod brake;
+pub mod connectors;
 pub mod job;
 pub mod metrics;
 pub mod policy;
@@ -13,12 +14,13 @@ pub mod resolution;
 pub mod sealer;
 pub mod worker;
 
+pub use connectors::{Connectors, Endpoints};
 pub use job::{LinkRun, Schedule, run_link};
 pub use metrics::EngineMetrics;
 pub use pull::{PullSummary, pull};
 pub use push::{PushSummary, push};
 pub use sealer::{SealError, Sealer};
-pub use worker::{GoogleProviders, Providers, Worker};
+pub use worker::{Providers, Worker};
 
 use calsync_providers::ProviderError;
 use calsync_store::StoreError;

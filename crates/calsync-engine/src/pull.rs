@@ -5,7 +5,7 @@
 use crate::SyncError;
 use calsync_core::sync::{Content, Plan, plan};
 use calsync_core::{EventDraft, EventId, EventInput, Source};
-use calsync_providers::{PageNext, Provider, ProviderError, RemoteEvent, RemoteState};
+use calsync_providers::{ListingWindow, PageNext, Provider, ProviderError, RemoteEvent, RemoteState};
 use calsync_store::{Brake, BrakeDecision, BrakeKind, EventLink, EventLinkState, Link, PullOp, StoreError, SyncStore};
 use std::collections::{HashMap, HashSet};
 
@@ -41,7 +41,7 @@ async fn read_all(
     provider: &dyn Provider,
     link: &Link,
     cursor: Option<&str>,
-) -> Result<(Vec<RemoteEvent>, String, usize), SyncError> {
+) -> Result<Listing, SyncError> {
     let calendar = link.remote_calendar_id.as_str();
     let mut events = Vec::new();
     let mut page: Option<String> = None;
@@ -50,14 +50,27 @@ async fn read_all(
         let p = provider.list(calendar, cursor, page.as_deref()).await?;
         pages += 1;
         events.extend(p.events);
+        let window = p.window;
         if cursor.is_none() {
             store.set_listing_progress(link.id, Some(i64::try_from(events.len()).unwrap_or(i64::MAX))).await?;
         }
         match p.next {
             PageNext::More(t) => page = Some(t),
-            PageNext::Done(c) => return Ok((events, c, pages)),
+            PageNext::Done(c) => return Ok(Listing { events, cursor: c, pages, full: cursor.is_none(), window }),
         }
     }
+}
+
+/// Every page of one listing.
+struct Listing {
+    events: Vec<RemoteEvent>,
+    /// For the next delta.
+    cursor: String,
+    pages: usize,
+    /// A full listing (reconciles), not a delta.
+    full: bool,
+    /// The span a full listing saw, when it saw only part of time.
+    window: Option<ListingWindow>,
 }
 
 /// Pulls `link`'s remote changes into the hub.
@@ -68,26 +81,23 @@ pub async fn pull(
     source: Source,
 ) -> Result<PullSummary, SyncError> {
     let mut summary = PullSummary::default();
-    let (events, cursor, pages, full) = match link.cursor.as_deref() {
+    let listing = match link.cursor.as_deref() {
         Some(c) => match read_all(store, provider, link, Some(c)).await {
-            Ok((e, next, p)) => (e, next, p, false),
+            Ok(l) => l,
             Err(SyncError::Provider(ProviderError::CursorExpired)) => {
                 tracing::info!(link = %link.id, "sync cursor expired: full resync");
                 summary.resynced = true;
                 store.reset_cursor(link.id).await?;
-                let (e, next, p) = read_all(store, provider, link, None).await?;
-                (e, next, p, true)
+                read_all(store, provider, link, None).await?
             }
             Err(e) => return Err(e),
         },
-        None => {
-            let (e, next, p) = read_all(store, provider, link, None).await?;
-            (e, next, p, true)
-        }
+        None => read_all(store, provider, link, None).await?,
     };
-    summary.pages = pages;
-    summary.remote_events = events.len();
-    let mut ops = plan_pull(store, link, events, full, &mut summary).await?;
+    summary.pages = listing.pages;
+    summary.remote_events = listing.events.len();
+    let cursor = listing.cursor.clone();
+    let mut ops = plan_pull(store, link, listing, &mut summary).await?;
     let deletions = ops.iter().filter(|o| matches!(o, PullOp::Delete { .. })).count();
     // The user's answer to a pull brake covers at most the deletions they were shown.
     let pull_brake = link.brake.as_ref().filter(|b| b.kind == BrakeKind::Pull);
@@ -147,10 +157,10 @@ struct Known {
 async fn plan_pull(
     store: &dyn SyncStore,
     link: &Link,
-    mut events: Vec<RemoteEvent>,
-    full: bool,
+    listing: Listing,
     summary: &mut PullSummary,
 ) -> Result<Vec<PullOp>, SyncError> {
+    let Listing { mut events, full, window, .. } = listing;
     // A full listing reconciles against every event link; a delta needs only its own (and
     // its series'), which keeps a one-event delta cheap on a big calendar.
     let mut by_remote: HashMap<String, EventLink> = HashMap::new();
@@ -222,6 +232,13 @@ async fn plan_pull(
             summary.empty_listing_guarded = true;
         } else {
             for l in missing {
+                if let Some(w) = window
+                    && !in_sight(store, link, l.event_id, w).await?
+                {
+                    // Not listed because it lies outside the listing's window, not because
+                    // it was deleted.
+                    continue;
+                }
                 let k = Known { local: local_input(store, link, l.event_id).await?, link: l };
                 let local = k.local.as_ref().map(Content::of);
                 let gone = RemoteEvent {
@@ -238,6 +255,19 @@ async fn plan_pull(
         }
     }
     Ok(ops)
+}
+
+/// Whether a windowed listing should have listed this linked event: its local event is
+/// live and some of it falls in the window. A deleted local event is left to the push.
+async fn in_sight(store: &dyn SyncStore, link: &Link, id: EventId, w: ListingWindow) -> Result<bool, StoreError> {
+    match store.get_event(link.user_id, id).await {
+        Ok(e) if !e.is_deleted() => {
+            let (start, end) = e.draft.span_millis();
+            Ok(start < w.end.as_millisecond() && end > w.start.as_millisecond())
+        }
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The live local event of an event link, in the link's calendar (`None`: deleted or moved away).

@@ -2,16 +2,13 @@
 //! processes), run its due links one at a time, release it. A worker that dies loses its
 //! lease when it expires and another takes over.
 
+use crate::SyncError;
 use crate::job::{LinkRun, Schedule, run_link};
-use crate::{SealError, Sealer, SyncError};
 use calsync_core::{AccountId, Source, UserId};
 use calsync_providers::Provider;
-use calsync_providers::google::GoogleProvider;
-use calsync_providers::oauth::{AccessTokens, OAuthClient};
 use calsync_store::{Account, AccountState, SyncStore};
 use jiff::{SignedDuration, Timestamp};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -21,69 +18,16 @@ pub trait Providers: Send + Sync {
     /// Where the provider should send push notifications for this account's links (a
     /// public URL is configured), or `None` to poll.
     fn webhook_url(&self, account: &Account) -> Option<String>;
+    /// The account's new sealed secret when `provider` was handed a new refresh token
+    /// (Microsoft rotates them), for the caller to store; the connector stays in use.
+    fn rotated_secret(&self, _account: &Account, _provider: &Arc<dyn Provider>) -> Result<Option<Vec<u8>>, SyncError> {
+        Ok(None)
+    }
 }
 
 /// What the sealed secret of an account is bound to.
 pub fn secret_context(account_user: calsync_core::UserId, provider: Source, remote_user: &str) -> Vec<u8> {
     format!("{account_user}:{}:{remote_user}", provider.as_str()).into_bytes()
-}
-
-/// A connector and the sealed secret it was built from.
-type Cached = (Vec<u8>, Arc<GoogleProvider>);
-
-/// Google connectors, one per account (kept, so access tokens are reused), rebuilt when the
-/// account's secret changes (a reconnect).
-pub struct GoogleProviders {
-    pub http: reqwest::Client,
-    pub api_root: String,
-    pub oauth: OAuthClient,
-    pub sealer: Arc<Sealer>,
-    /// `{public_url}/webhooks/google`, when this server is reachable from Google.
-    pub webhook_url: Option<String>,
-    cache: Mutex<HashMap<AccountId, Cached>>,
-}
-
-impl std::fmt::Debug for GoogleProviders {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GoogleProviders").field("api_root", &self.api_root).finish_non_exhaustive()
-    }
-}
-
-impl GoogleProviders {
-    pub fn new(
-        http: reqwest::Client,
-        api_root: String,
-        oauth: OAuthClient,
-        sealer: Arc<Sealer>,
-        webhook_url: Option<String>,
-    ) -> Self {
-        Self { http, api_root, oauth, sealer, webhook_url, cache: Mutex::default() }
-    }
-}
-
-impl Providers for GoogleProviders {
-    fn for_account(&self, account: &Account) -> Result<Arc<dyn Provider>, SyncError> {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((secret, p)) = cache.get(&account.id)
-            && *secret == account.secret
-        {
-            return Ok(p.clone());
-        }
-        let context = secret_context(account.user_id, account.provider, &account.remote_user);
-        let refresh =
-            self.sealer.open(&account.secret, &context).map_err(|e: SealError| SyncError::Secret(e.to_string()))?;
-        let p = Arc::new(GoogleProvider::new(
-            self.http.clone(),
-            &self.api_root,
-            AccessTokens::new(self.oauth.clone(), refresh),
-        ));
-        cache.insert(account.id, (account.secret.clone(), p.clone()));
-        Ok(p)
-    }
-
-    fn webhook_url(&self, _account: &Account) -> Option<String> {
-        self.webhook_url.clone()
-    }
 }
 
 pub struct Worker {
@@ -146,6 +90,7 @@ impl Worker {
                     break;
                 }
             };
+            self.keep_rotated_secret(account, &provider).await;
             self.metrics.run(run.error.is_none());
             if let Some(p) = &run.pull {
                 self.metrics.pulled(p);
@@ -171,6 +116,19 @@ impl Worker {
             runs.push(run);
         }
         Ok(runs)
+    }
+
+    /// Stores a refresh token the provider rotated during the job: the old one may already
+    /// be dead, and losing the new one would lose the account.
+    async fn keep_rotated_secret(&self, account: &Account, provider: &Arc<dyn Provider>) {
+        let stored = match self.providers.rotated_secret(account, provider) {
+            Ok(None) => return,
+            Ok(Some(sealed)) => self.store.set_account_secret(account.id, &sealed).await.map_err(SyncError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            tracing::error!(account = %account.id, error = %e, "could not store the provider's new refresh token");
+        }
     }
 
     /// Renews the account's lease every third of its length; returns only when it is lost.

@@ -402,7 +402,7 @@ impl ClearTokenProviders {
         let oauth = OAuthClient {
             auth_url: format!("{base}/o/oauth2/v2/auth"),
             token_url: format!("{base}/token"),
-            revoke_url: format!("{base}/revoke"),
+            revoke_url: Some(format!("{base}/revoke")),
             client_id: DEFAULT_CLIENT_ID.into(),
             client_secret: SecretString::from(DEFAULT_CLIENT_SECRET),
             redirect_uri: "http://127.0.0.1:1/oauth/google/callback".into(),

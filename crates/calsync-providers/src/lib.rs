@@ -10,7 +10,9 @@ pub mod model;
 pub mod oauth;
 
 pub use error::ProviderError;
-pub use model::{ChangePage, Channel, EventWrite, PageNext, RemoteCalendar, RemoteEvent, RemoteState, SeriesRef};
+pub use model::{
+    ChangePage, Channel, EventWrite, ListingWindow, PageNext, RemoteCalendar, RemoteEvent, RemoteState, SeriesRef,
+};
 
 use async_trait::async_trait;
 
@@ -56,4 +58,11 @@ pub trait Provider: Send + Sync {
 
     /// Stops a channel made by [`Provider::watch`]. Unknown channels are success.
     async fn unwatch(&self, channel: &Channel) -> Result<(), ProviderError>;
+
+    /// The refresh token the provider handed out in place of the one this connector was
+    /// built with (Microsoft rotates them on every refresh), once: the caller must store it,
+    /// or the account is lost when the old one dies.
+    fn take_rotated_refresh_token(&self) -> Option<secrecy::SecretString> {
+        None
+    }
 }

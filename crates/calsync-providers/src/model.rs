@@ -56,6 +56,17 @@ pub enum PageNext {
 pub struct ChangePage {
     pub events: Vec<RemoteEvent>,
     pub next: PageNext,
+    /// A full listing that sees only part of time (Graph's calendar view) names the span
+    /// here: an event link whose event lies wholly outside it was not listed because it is
+    /// out of sight, not because it was deleted. `None`: the listing sees everything.
+    pub window: Option<ListingWindow>,
+}
+
+/// The span of time a windowed listing covers: events overlapping `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingWindow {
+    pub start: jiff::Timestamp,
+    pub end: jiff::Timestamp,
 }
 
 /// What to write: our event, its id, and for an exception the remote series it belongs to.

@@ -15,7 +15,9 @@ use tokio::sync::Mutex;
 pub struct OAuthClient {
     pub auth_url: String,
     pub token_url: String,
-    pub revoke_url: String,
+    /// RFC 7009 revocation (Google). `None`: the provider has none (Microsoft's identity
+    /// platform revokes only through the user's account page).
+    pub revoke_url: Option<String>,
     pub client_id: String,
     pub client_secret: SecretString,
     pub redirect_uri: String,
@@ -123,9 +125,13 @@ impl OAuthClient {
     }
 
     /// Revokes a token (the refresh token revokes the whole grant). Unknown tokens are fine.
+    /// Without a revocation endpoint there is nothing to do.
     pub async fn revoke(&self, http: &reqwest::Client, token: &SecretString) -> Result<(), ProviderError> {
+        let Some(url) = &self.revoke_url else {
+            return Ok(());
+        };
         let r = http
-            .post(&self.revoke_url)
+            .post(url)
             .form(&[("token", token.expose_secret())])
             .send()
             .await
@@ -188,11 +194,23 @@ fn transient(message: String) -> ProviderError {
 }
 
 /// Access tokens for one account: refreshed a minute ahead of expiry, or on demand after a 401.
+///
+/// Microsoft hands out a new refresh token with every refresh (protocols.md §2.7): the newest
+/// is used for the next refresh, and kept for [`AccessTokens::take_rotated`] so the caller can
+/// store it before the old one stops working.
 #[derive(Debug)]
 pub struct AccessTokens {
     client: OAuthClient,
+    grant: Mutex<Grant>,
+    /// The refresh token that replaced the stored one, until the caller takes it. A plain
+    /// mutex: it is never held across an await.
+    rotated: std::sync::Mutex<Option<SecretString>>,
+}
+
+#[derive(Debug)]
+struct Grant {
     refresh_token: SecretString,
-    current: Mutex<Option<(SecretString, Timestamp)>>,
+    current: Option<(SecretString, Timestamp)>,
 }
 
 /// Refresh this long before the provider's expiry.
@@ -200,20 +218,126 @@ const REFRESH_AHEAD: Duration = Duration::from_secs(60);
 
 impl AccessTokens {
     pub fn new(client: OAuthClient, refresh_token: SecretString) -> Self {
-        Self { client, refresh_token, current: Mutex::new(None) }
+        Self { client, grant: Mutex::new(Grant { refresh_token, current: None }), rotated: std::sync::Mutex::new(None) }
     }
 
     /// A valid access token. `force` refreshes even when the current one looks valid (after a 401).
     pub async fn get(&self, http: &reqwest::Client, force: bool) -> Result<SecretString, ProviderError> {
-        let mut current = self.current.lock().await;
+        let mut grant = self.grant.lock().await;
         let ahead = SignedDuration::try_from(REFRESH_AHEAD).unwrap_or(SignedDuration::ZERO);
-        let fresh =
-            current.as_ref().filter(|(_, exp)| !force && exp.checked_sub(ahead).is_ok_and(|t| t > Timestamp::now()));
+        let fresh = grant
+            .current
+            .as_ref()
+            .filter(|(_, exp)| !force && exp.checked_sub(ahead).is_ok_and(|t| t > Timestamp::now()));
         if let Some((token, _)) = fresh {
             return Ok(token.clone());
         }
-        let tokens = self.client.refresh(http, &self.refresh_token).await?;
-        *current = Some((tokens.access_token.clone(), tokens.expires_at));
+        let tokens = self.client.refresh(http, &grant.refresh_token).await?;
+        if let Some(next) = tokens.refresh_token.filter(|t| t.expose_secret() != grant.refresh_token.expose_secret()) {
+            grant.refresh_token = next.clone();
+            *self.rotated.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(next);
+        }
+        grant.current = Some((tokens.access_token.clone(), tokens.expires_at));
         Ok(tokens.access_token)
+    }
+
+    /// The refresh token the provider issued in place of the one this was built with (the
+    /// newest, if it rotated several times), once; `None` when it has not rotated since.
+    pub fn take_rotated(&self) -> Option<SecretString> {
+        self.rotated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The form body of one HTTP/1.1 request (headers, then Content-Length bytes).
+    async fn read_form(socket: &mut tokio::net::TcpStream) -> String {
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    return text[end + 4..].to_owned();
+                }
+            }
+            if n == 0 {
+                return String::new();
+            }
+        }
+    }
+
+    /// A token endpoint that answers each refresh with the next of `answers` (one
+    /// connection each) and reports the refresh token each request carried.
+    async fn token_endpoint(answers: Vec<&'static str>) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://{}/token", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for body in answers {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let form = read_form(&mut socket).await;
+                let carried = form_urlencoded::parse(form.as_bytes())
+                    .find(|(k, _)| k == "refresh_token")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                let _ = sent.send(carried);
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        (url, received)
+    }
+
+    fn client(token_url: String) -> OAuthClient {
+        OAuthClient {
+            auth_url: "http://127.0.0.1:1/authorize".into(),
+            token_url,
+            revoke_url: None,
+            client_id: "calsync".into(),
+            client_secret: SecretString::from("secret"),
+            redirect_uri: "http://127.0.0.1:1/callback".into(),
+            scopes: vec!["offline_access".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_refresh_token_is_used_next_and_surfaces_once() {
+        let answers = vec![
+            r#"{"access_token":"a1","refresh_token":"r2","expires_in":3600}"#,
+            r#"{"access_token":"a2","refresh_token":"r2","expires_in":3600}"#,
+            r#"{"access_token":"a3","refresh_token":"r3","expires_in":3600}"#,
+        ];
+        let (url, mut carried) = token_endpoint(answers).await;
+        let tokens = AccessTokens::new(client(url), SecretString::from("r1"));
+        let http = reqwest::Client::new();
+        assert!(tokens.take_rotated().is_none());
+
+        let access = tokens.get(&http, false).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(access.expose_secret(), "a1");
+        assert_eq!(carried.recv().await.as_deref(), Some("r1"));
+        assert_eq!(tokens.take_rotated().map(|t| t.expose_secret().to_owned()).as_deref(), Some("r2"));
+        assert!(tokens.take_rotated().is_none(), "taken once");
+
+        // The same refresh token again is no rotation; the next refresh uses the newest.
+        tokens.get(&http, true).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(carried.recv().await.as_deref(), Some("r2"));
+        assert!(tokens.take_rotated().is_none());
+        tokens.get(&http, true).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(carried.recv().await.as_deref(), Some("r2"));
+        assert_eq!(tokens.take_rotated().map(|t| t.expose_secret().to_owned()).as_deref(), Some("r3"));
     }
 }

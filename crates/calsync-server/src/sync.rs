@@ -1,8 +1,8 @@
-//! What the server needs to sync with providers: the OAuth client, where the provider's API
-//! is, the key that seals refresh tokens, the connectors, and the workers.
+//! What the server needs to sync with providers: the OAuth clients, where the providers'
+//! APIs are, the key that seals refresh tokens, the connectors, and the workers.
 
-use calsync_engine::{EngineMetrics, GoogleProviders, Schedule, Sealer, Worker};
-use calsync_providers::oauth::OAuthClient;
+use calsync_core::Source;
+use calsync_engine::{Connectors, Endpoints, EngineMetrics, Schedule, Sealer, Worker};
 use calsync_store::SyncStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,25 +11,20 @@ use tokio::sync::{Notify, broadcast, watch};
 /// The scopes calsync asks Google for: calendars read/write, and who the account is.
 pub const GOOGLE_SCOPES: [&str; 3] = ["https://www.googleapis.com/auth/calendar", "openid", "email"];
 
+/// The scopes calsync asks Microsoft for (protocols.md §2.7): a refresh token
+/// (`offline_access`), calendars read/write, and who the account is.
+pub const MICROSOFT_SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];
+
 /// How long a worker holds an account between renewals (every third of it while a job
 /// runs); a dead worker's account is free again after this.
 pub const LEASE: Duration = Duration::from_secs(15);
 
 #[derive(Debug)]
-pub struct GoogleSetup {
-    pub oauth: OAuthClient,
-    /// OpenID userinfo (the account's email): `https://openidconnect.googleapis.com/v1/userinfo`.
-    pub userinfo_url: String,
-    /// `https://www.googleapis.com/calendar/v3/`.
-    pub api_root: String,
-}
-
-#[derive(Debug)]
 pub struct SyncSetup {
-    pub google: GoogleSetup,
     pub sealer: Arc<Sealer>,
     pub http: reqwest::Client,
-    pub providers: Arc<GoogleProviders>,
+    /// The providers this server is configured for, and their connectors per account.
+    pub providers: Arc<Connectors>,
     /// Wakes idle workers (a local change, a new link, a notification).
     pub wake: Arc<Notify>,
     pub metrics: Arc<EngineMetrics>,
@@ -38,18 +33,17 @@ pub struct SyncSetup {
 }
 
 impl SyncSetup {
-    /// `public_url`: where Google can reach this server; push notifications need it, and
-    /// without it links are polled.
-    pub fn new(google: GoogleSetup, sealer: Arc<Sealer>, http: reqwest::Client, public_url: Option<&str>) -> Self {
-        let providers = Arc::new(GoogleProviders::new(
-            http.clone(),
-            google.api_root.clone(),
-            google.oauth.clone(),
-            sealer.clone(),
-            public_url.map(|u| format!("{}/webhooks/google", u.trim_end_matches('/'))),
-        ));
+    /// `public_url`: where providers can reach this server; push notifications need it,
+    /// and without it links are polled. A provider left `None` cannot be connected.
+    pub fn new(
+        sealer: Arc<Sealer>,
+        http: reqwest::Client,
+        public_url: Option<&str>,
+        google: Option<Endpoints>,
+        microsoft: Option<Endpoints>,
+    ) -> Self {
+        let providers = Arc::new(Connectors::new(http.clone(), sealer.clone(), public_url, google, microsoft));
         Self {
-            google,
             sealer,
             http,
             providers,
@@ -57,6 +51,11 @@ impl SyncSetup {
             metrics: Arc::default(),
             link_defaults: calsync_store::LinkSettings::default(),
         }
+    }
+
+    /// The endpoints of `provider`, when this server is configured for it.
+    pub fn endpoints(&self, provider: Source) -> Option<&Endpoints> {
+        self.providers.endpoints(provider)
     }
 
     /// Wakes an idle worker, now or (if all are busy) as soon as one is free: a wake is

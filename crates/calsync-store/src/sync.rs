@@ -372,6 +372,9 @@ pub trait SyncStore: crate::Store {
         state: AccountState,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// Replaces the account's sealed secret (a provider rotated the refresh token), leaving
+    /// its state alone.
+    async fn set_account_secret(&self, id: AccountId, secret: &[u8]) -> Result<(), StoreError>;
 
     /// Links a local calendar to a remote one. The checkpoint starts at 0: after the import
     /// pairs what the remote already has, the push replays the calendar's log, which creates
@@ -483,6 +486,9 @@ pub trait SyncStore: crate::Store {
     /// Makes a link due now (a push notification, a local change, a user's request).
     async fn mark_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError>;
 
+    /// Makes the other links of `link`'s calendar due at `at`: what a pull brought into the
+    /// hub goes out to the calendar's other providers (hub and spokes).
+    async fn mark_siblings_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError>;
     /// Makes every link of a user due (after a local change: its outbox has rows to push).
     async fn mark_user_due(&self, user: UserId, at: Timestamp) -> Result<(), StoreError>;
 

@@ -55,6 +55,7 @@ pub struct FileConfig {
     /// How long deleted events stay restorable in the trash, in days (default 30).
     pub trash_days: Option<u32>,
     pub google: Option<GoogleFile>,
+    pub microsoft: Option<MicrosoftFile>,
 }
 
 /// The `[google]` table: an OAuth client from the Google Cloud console. Endpoints default to
@@ -78,15 +79,35 @@ pub const GOOGLE_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 pub const GOOGLE_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
 pub const GOOGLE_API_ROOT: &str = "https://www.googleapis.com/calendar/v3/";
 
-/// Google sync settings in effect.
+/// The `[microsoft]` table: an app registration from the Microsoft Entra admin center.
+/// Endpoints default to Microsoft's; point `authority` and `api_root` elsewhere for an
+/// emulator.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MicrosoftFile {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// `common` (work and personal accounts), `organizations`, `consumers`, or a tenant id.
+    pub tenant: Option<String>,
+    pub authority: Option<String>,
+    pub api_root: Option<String>,
+}
+
+/// Microsoft's endpoints (protocols.md §2.1, §2.7).
+pub const MICROSOFT_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub const MICROSOFT_API_ROOT: &str = "https://graph.microsoft.com/v1.0/";
+
+/// One provider's sync settings in effect.
 #[derive(Debug, Clone)]
-pub struct GoogleSettings {
+pub struct ProviderSettings {
     pub client_id: String,
     pub client_secret: SecretString,
     pub auth_url: String,
     pub token_url: String,
-    pub revoke_url: String,
-    pub userinfo_url: String,
+    /// `None`: the provider has no revocation endpoint (Microsoft).
+    pub revoke_url: Option<String>,
+    /// Who the account is: Google's userinfo, Graph's `me`.
+    pub identity_url: String,
     pub api_root: String,
 }
 
@@ -115,7 +136,8 @@ pub struct Settings {
     /// Rules new links start with.
     pub link_defaults: calsync_store::LinkSettings,
     pub trash_days: u32,
-    pub google: Option<GoogleSettings>,
+    pub google: Option<ProviderSettings>,
+    pub microsoft: Option<ProviderSettings>,
 }
 
 /// What flags and environment variables gave (clap has already preferred flags over env).
@@ -190,20 +212,24 @@ impl Settings {
         let client_secret = over.google_client_secret.map(|s| SecretString::from(s.0)).or(g.client_secret);
         let google = match (client_id, client_secret) {
             (None, None) => None,
-            (Some(client_id), Some(client_secret)) => Some(GoogleSettings {
+            (Some(client_id), Some(client_secret)) => Some(ProviderSettings {
                 client_id,
                 client_secret,
                 auth_url: g.auth_url.unwrap_or_else(|| GOOGLE_AUTH_URL.into()),
                 token_url: g.token_url.unwrap_or_else(|| GOOGLE_TOKEN_URL.into()),
-                revoke_url: g.revoke_url.unwrap_or_else(|| GOOGLE_REVOKE_URL.into()),
-                userinfo_url: g.userinfo_url.unwrap_or_else(|| GOOGLE_USERINFO_URL.into()),
+                revoke_url: Some(g.revoke_url.unwrap_or_else(|| GOOGLE_REVOKE_URL.into())),
+                identity_url: g.userinfo_url.unwrap_or_else(|| GOOGLE_USERINFO_URL.into()),
                 api_root: g.api_root.unwrap_or_else(|| GOOGLE_API_ROOT.into()),
             }),
             _ => bail!("google: give both client_id and client_secret (or neither to turn Google sync off)"),
         };
-        if google.is_some() && encryption_key.is_none() {
+        let microsoft = match file.microsoft {
+            None => None,
+            Some(m) => Some(microsoft_settings(m)?),
+        };
+        if (google.is_some() || microsoft.is_some()) && encryption_key.is_none() {
             bail!(
-                "encryption_key: Google sync stores refresh tokens, sealed with this key; set 64 hex digits \
+                "encryption_key: sync stores refresh tokens, sealed with this key; set 64 hex digits \
                  (e.g. `openssl rand -hex 32`) in CALSYNC_ENCRYPTION_KEY or the config file"
             );
         }
@@ -219,8 +245,43 @@ impl Settings {
             link_defaults,
             trash_days,
             google,
+            microsoft,
         })
     }
+}
+
+impl Settings {
+    /// Sync with some provider is configured.
+    pub fn any_provider(&self) -> bool {
+        self.google.is_some() || self.microsoft.is_some()
+    }
+}
+
+fn microsoft_settings(m: MicrosoftFile) -> anyhow::Result<ProviderSettings> {
+    let (Some(client_id), Some(client_secret)) = (m.client_id, m.client_secret) else {
+        bail!("microsoft: give both client_id and client_secret (or leave out the table to turn Outlook sync off)");
+    };
+    let tenant = m.tenant.unwrap_or_else(|| "common".into());
+    if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        bail!(
+            "microsoft.tenant: {tenant:?} is not a tenant name (common, organizations, consumers, a domain or an id)"
+        );
+    }
+    let authority = m.authority.unwrap_or_else(|| MICROSOFT_AUTHORITY.into());
+    let authority = authority.trim_end_matches('/');
+    let mut api_root = m.api_root.unwrap_or_else(|| MICROSOFT_API_ROOT.into());
+    if !api_root.ends_with('/') {
+        api_root.push('/');
+    }
+    Ok(ProviderSettings {
+        client_id,
+        client_secret,
+        auth_url: format!("{authority}/{tenant}/oauth2/v2.0/authorize"),
+        token_url: format!("{authority}/{tenant}/oauth2/v2.0/token"),
+        revoke_url: None,
+        identity_url: format!("{api_root}me"),
+        api_root,
+    })
 }
 
 #[cfg(test)]

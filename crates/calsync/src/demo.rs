@@ -94,13 +94,13 @@ pub async fn google_emulator() -> anyhow::Result<calsync_emulators::google::Goog
 pub fn configure_google(settings: &mut crate::config::Settings, google: &calsync_emulators::google::GoogleEmulator) {
     use calsync_emulators::google::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
     let base = google.base_url();
-    settings.google = Some(crate::config::GoogleSettings {
+    settings.google = Some(crate::config::ProviderSettings {
         client_id: DEFAULT_CLIENT_ID.into(),
         client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
         auth_url: format!("{base}/o/oauth2/v2/auth"),
         token_url: format!("{base}/token"),
-        revoke_url: format!("{base}/revoke"),
-        userinfo_url: format!("{base}/oauth2/v3/userinfo"),
+        revoke_url: Some(format!("{base}/revoke")),
+        identity_url: format!("{base}/oauth2/v3/userinfo"),
         api_root: google.api_root(),
     });
     settings.encryption_key = Some(calsync_engine::Sealer::generate_key_hex());

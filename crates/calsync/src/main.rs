@@ -102,14 +102,20 @@ enum UserCommand {
 enum EmulateCommand {
     /// Google Calendar API v3 with OAuth, push channels and a fault-injection control API.
     Google(emulate::GoogleArgs),
+    /// Microsoft Graph (Outlook calendar) with Microsoft identity platform OAuth, calendarView
+    /// delta, subscriptions, throttling and the same fault-injection control API.
+    Graph(emulate::GraphArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::Emulate { provider: EmulateCommand::Google(args) } = cli.command {
+    if let Command::Emulate { provider } = cli.command {
         init_log_filter(cli.log.as_deref());
-        return emulate::google(args, shutdown_signal()).await;
+        return match provider {
+            EmulateCommand::Google(args) => emulate::google(args, shutdown_signal()).await,
+            EmulateCommand::Graph(args) => emulate::graph(args, shutdown_signal()).await,
+        };
     }
     let file = FileConfig::load(cli.config.as_deref())?;
     let (listen, admin_token) = match &cli.command {
@@ -196,11 +202,12 @@ async fn main() -> anyhow::Result<()> {
 
 /// `calsync worker`: sync workers without the HTTP API.
 async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -> anyhow::Result<()> {
-    let google = settings.google.as_ref().context(
-        "no provider is configured: set google.client_id and google.client_secret (see the README), or there is nothing to sync",
-    )?;
+    anyhow::ensure!(
+        settings.any_provider(),
+        "no provider is configured: set google.client_id and google.client_secret, or a [microsoft] table (see the README), or there is nothing to sync",
+    );
     let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
-    let setup = sync::setup(settings, google, &base)?;
+    let setup = sync::setup(settings, &base)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // No change streams live in this process: other processes' streams see the pulls at their next poll.
     let workers = setup.start_workers(&store, settings.workers, calsync_engine::Schedule::default(), &stopped, None);
@@ -220,17 +227,17 @@ async fn sync_now(
     id: calsync_core::LinkId,
 ) -> anyhow::Result<()> {
     use calsync_engine::Providers;
-    let google =
-        settings.google.as_ref().context("Google sync is not configured (google.client_id, google.client_secret)")?;
+    anyhow::ensure!(settings.any_provider(), "no provider is configured ([google] or [microsoft]; see the README)");
     let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
-    let setup = sync::setup(settings, google, &base)?;
+    let setup = sync::setup(settings, &base)?;
     let link = store.find_link(id).await.with_context(|| format!("no link {id}"))?;
     let account = store.get_account(link.user_id, link.account_id).await?;
     anyhow::ensure!(
         account.state == calsync_store::AccountState::Active,
-        "the account {} is {}: reconnect it first (POST /api/v1/accounts/google/connect)",
+        "the account {} is {}: reconnect it first (POST /api/v1/accounts/{}/connect)",
         account.remote_user,
-        account.state.as_str()
+        account.state.as_str(),
+        account.provider
     );
     let provider = setup.providers.for_account(&account).map_err(|e| anyhow::anyhow!("{e}"))?;
     // One worker per account at a time, this command included.
@@ -302,16 +309,16 @@ async fn run(
     state.trash_retention = std::time::Duration::from_secs(u64::from(settings.trash_days) * 86_400);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
-    if let Some(google) = &settings.google {
-        let setup = sync::setup(settings, google, &format!("http://{addr}"))?;
+    if settings.any_provider() {
+        let setup = sync::setup(settings, &format!("http://{addr}"))?;
         let schedule = calsync_engine::Schedule::default();
         let changed = Some(state.changed.clone());
         workers = setup.start_workers(&state.store, settings.workers, schedule, &workers_stopped, changed);
         state.sync = Some(setup);
     } else if state.store.count_accounts().await? > 0 {
         anyhow::bail!(
-            "this database has connected accounts but Google sync is not configured (google.client_id, \
-             google.client_secret, encryption_key): refusing to start rather than silently stop syncing"
+            "this database has connected accounts but no provider is configured ([google] or [microsoft], \
+             and encryption_key): refusing to start rather than silently stop syncing"
         );
     }
     tracing::info!(%addr, database = %settings.database_url, workers = workers.len(), "calsync is serving");

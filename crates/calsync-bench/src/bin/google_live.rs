@@ -13,11 +13,11 @@
 use anyhow::{Context, bail};
 use calsync_core::{CalendarDraft, CalendarId, CalendarInput, Source, SystemClock};
 use calsync_emulators::google::{Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, GoogleEmulator};
-use calsync_engine::Sealer;
 use calsync_engine::worker::secret_context;
+use calsync_engine::{Endpoints, Sealer};
 use calsync_server::AppState;
 use calsync_server::auth::hash_token;
-use calsync_server::sync::{GOOGLE_SCOPES, GoogleSetup, SyncSetup};
+use calsync_server::sync::{GOOGLE_SCOPES, SyncSetup};
 use calsync_store::testing::TestDb;
 use futures_util::StreamExt;
 use secrecy::SecretString;
@@ -96,16 +96,16 @@ impl Rig {
         let oauth = calsync_providers::oauth::OAuthClient {
             auth_url: format!("{g}/o/oauth2/v2/auth"),
             token_url: format!("{g}/token"),
-            revoke_url: format!("{g}/revoke"),
+            revoke_url: Some(format!("{g}/revoke")),
             client_id: DEFAULT_CLIENT_ID.into(),
             client_secret: SecretString::from(DEFAULT_CLIENT_SECRET),
             redirect_uri: format!("{base}/oauth/google/callback"),
             scopes: GOOGLE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         };
-        let setup = GoogleSetup { oauth, userinfo_url: format!("{g}/oauth2/v3/userinfo"), api_root: google.api_root() };
+        let setup = Endpoints { oauth, identity_url: format!("{g}/oauth2/v3/userinfo"), api_root: google.api_root() };
         let sealer = Arc::new(Sealer::from_hex(&"5a".repeat(32)).map_err(|e| anyhow::anyhow!("{e}"))?);
         let http = reqwest::Client::new();
-        let sync = Arc::new(SyncSetup::new(setup, sealer, http.clone(), Some(&base)));
+        let sync = Arc::new(SyncSetup::new(sealer, http.clone(), Some(&base), Some(setup), None));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         drop(sync.start_workers(&store, 2, calsync_engine::Schedule::default(), &stopped, Some(state.changed.clone())));
         state.sync = Some(sync.clone());

@@ -82,7 +82,7 @@ impl FromRequestParts<Arc<Shared>> for Caller {
         };
         // One field, read under the lock: this runs on every request.
         let limit = super::lock(&shared.config).user_rate_limit_per_minute;
-        if !shared.faults().admit(&caller.email, limit, now) {
+        if shared.rate().admit(&caller.email, limit, std::time::Duration::from_secs(60), now).is_err() {
             return Err(ApiError::user_rate_limited());
         }
         Ok(caller)

@@ -1,14 +1,15 @@
-//! The control API under `/_emulator/`, outside Google's paths: fault injection, knobs, token
-//! and channel manipulation, the request and notification logs, edits "made in Google's web
-//! UI", users and tokens for tests, and snapshots. Documented in the crate README.
+//! The control API under `/_emulator/`, outside Google's paths: knobs, token and channel
+//! manipulation, the notification log, edits "made in Google's web UI", users and tokens for
+//! tests, and snapshots. Fault rules and the request log are the routes every emulator shares
+//! ([`crate::faults`]). Documented in the crate README.
 
 use super::Shared;
 use super::config::PageMode;
 use super::error::{ApiError, ApiResult};
-use super::faults::{FaultRule, RequestRecord};
 use super::oauth;
 use super::push::NotificationFaults;
 use super::world::{World, WriteKind};
+use crate::faults::FaultHost;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -25,7 +26,6 @@ use std::time::Duration;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/_emulator/faults", post(add_fault).get(list_faults).delete(clear_faults))
         .route("/_emulator/settings", get(get_settings).patch(patch_settings))
         .route("/_emulator/sync-tokens/expire", post(expire_sync_tokens))
         .route("/_emulator/channels", get(list_channels))
@@ -34,7 +34,6 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/notifications", get(list_notifications).delete(clear_notifications))
         .route("/_emulator/notifications/faults", axum::routing::put(notification_faults))
         .route("/_emulator/refresh-tokens/revoke", post(revoke_refresh_tokens))
-        .route("/_emulator/requests", get(list_requests).delete(clear_requests))
         .route("/_emulator/users", post(add_user))
         .route("/_emulator/tokens", post(mint_tokens))
         .route("/_emulator/users/{user}/calendars/{cal}/events", post(ui_insert))
@@ -52,22 +51,6 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
 
 fn done(v: Value) -> Response {
     Json(v).into_response()
-}
-
-async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
-    let rule: FaultRule = parse(&body)?;
-    rule.validate().map_err(ApiError::bad_request)?;
-    s.faults().rules.push(rule);
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn list_faults(State(s): State<Arc<Shared>>) -> Response {
-    done(json!({"faults": s.faults().rules, "latencyMs": s.faults().latency.as_millis()}))
-}
-
-async fn clear_faults(State(s): State<Arc<Shared>>) -> Response {
-    s.faults().rules.clear();
-    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Knobs that may change while the emulator runs. `0` turns a limit off.
@@ -216,16 +199,6 @@ async fn revoke_refresh_tokens(State(s): State<Arc<Shared>>, body: Bytes) -> Api
     };
     let revoked = tokens.iter().filter(|t| w.refresh_tokens.contains_key(*t) && oauth::revoke_token(&mut w, t)).count();
     Ok(done(json!({"revoked": revoked})))
-}
-
-async fn list_requests(State(s): State<Arc<Shared>>) -> Response {
-    let log: Vec<RequestRecord> = s.faults().log.clone();
-    done(json!({"requests": log}))
-}
-
-async fn clear_requests(State(s): State<Arc<Shared>>) -> Response {
-    s.faults().log.clear();
-    StatusCode::NO_CONTENT.into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,6 @@ mod api;
 pub mod config;
 mod control;
 pub mod error;
-mod faults;
 mod listing;
 mod oauth;
 mod push;
@@ -16,16 +15,16 @@ mod tokens;
 mod when;
 mod world;
 
+pub use crate::faults::FaultRule;
 pub use config::{ClientSpec, Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, PageMode, UserSpec};
-pub use faults::FaultRule;
 pub use push::NotificationFaults;
 
+use crate::faults::{self, FaultHost, Faults, Fired, SlidingWindow};
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use faults::{Faults, RequestRecord};
 use jiff::Timestamp;
 use listing::Context;
 use push::{Push, Retry};
@@ -41,6 +40,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     config: Mutex<Config>,
     faults: Mutex<Faults>,
+    /// Requests per user in the last minute (`user_rate_limit_per_minute`).
+    rate: Mutex<SlidingWindow>,
     push: Push,
     base_url: String,
 }
@@ -62,8 +63,8 @@ impl Shared {
         lock(&self.config)
     }
 
-    fn faults(&self) -> MutexGuard<'_, Faults> {
-        lock(&self.faults)
+    fn rate(&self) -> MutexGuard<'_, SlidingWindow> {
+        lock(&self.rate)
     }
 
     fn retry(&self) -> Retry {
@@ -107,47 +108,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(oauth::REVOKE_PATH, post(oauth::revoke))
         .route(oauth::USERINFO_PATH, get(oauth::userinfo))
         .fallback(api::not_found)
-        .layer(middleware::from_fn_with_state(shared.clone(), faults_and_log));
-    Router::new().merge(control::routes()).merge(google).with_state(shared)
-}
-
-/// Latency, injected faults, and the request log, around every Google-path request.
-async fn faults_and_log(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let latency = s.faults().latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let injected = s.faults().take(&method, &path);
-    let was_injected = injected.is_some();
-    let response = match injected {
-        Some(fault) => {
-            if fault.after_commit {
-                drop(next.run(req).await);
-            }
-            tokio::time::sleep(fault.delay).await;
-            fault.error.into_response()
-        }
-        None => in_envelope(&path, next.run(req).await).await,
-    };
-    let send_updates = listing::Query::parse(Some(&query)).get("sendUpdates").map(str::to_owned);
-    s.faults().record(RequestRecord {
-        at: Timestamp::now(),
-        method,
-        path,
-        query,
-        send_updates,
-        status: response.status().as_u16(),
-        injected: was_injected,
-    });
-    response
+        .layer(middleware::from_fn(envelope))
+        .layer(middleware::from_fn_with_state(shared.clone(), faults::layer::<Shared>));
+    Router::new().merge(control::routes()).merge(faults::routes::<Shared>()).merge(google).with_state(shared)
 }
 
 /// Rejections axum makes before a handler runs (wrong method, undecodable path, body too
 /// large) come as plain text; under Google's paths they get Google's envelope too.
-async fn in_envelope(path: &str, response: Response) -> Response {
+async fn envelope(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
     let json = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -173,6 +143,30 @@ async fn in_envelope(path: &str, response: Response) -> Response {
         text.trim().to_owned()
     };
     error::ApiError::new(status, "global", reason, message).into_response()
+}
+
+impl FaultHost for Shared {
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    fn render(&self, fault: &Fired) -> Response {
+        let mut error = error::ApiError::injected(fault.status, fault.reason.as_deref());
+        error.retry_after = fault.retry_after;
+        error.into_response()
+    }
+
+    fn bad_control_request(&self, message: String) -> Response {
+        error::ApiError::bad_request(message).into_response()
+    }
+
+    /// `sendUpdates` (`all`, `externalOnly`, `none`), for tests that check who was notified.
+    fn annotate(&self, query: &str) -> serde_json::Map<String, serde_json::Value> {
+        let send_updates = listing::Query::parse(Some(query)).get("sendUpdates").map(str::to_owned);
+        let mut m = serde_json::Map::new();
+        m.insert("send_updates".into(), send_updates.into());
+        m
+    }
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -205,6 +199,7 @@ impl GoogleEmulator {
             world: Mutex::new(World::new(&config)),
             config: Mutex::new(config),
             faults: Mutex::default(),
+            rate: Mutex::default(),
             push: Push::default(),
             base_url: base_url.trim_end_matches('/').to_owned(),
         });

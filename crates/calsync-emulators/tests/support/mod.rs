@@ -1,9 +1,12 @@
-//! The harness the Google emulator's scenario tests share: a running emulator on a free port,
-//! a JSON client that talks to it the way an application would, and a webhook receiver that
-//! records push notifications.
+//! The harness the emulators' scenario tests share: a running emulator on a free port, a JSON
+//! client that talks to it the way an application would, and a webhook receiver that records
+//! push notifications (and answers Graph's validation handshake). The Graph-specific parts are
+//! in [`graph`].
 //!
 //! Every test binary uses a different part of it.
 #![allow(dead_code)]
+
+pub mod graph;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -296,10 +299,12 @@ pub fn keys(v: &Value) -> Vec<String> {
 
 // ---- webhook receiver -------------------------------------------------------------------------
 
-/// One notification the receiver got: lower-case header names, the body, and what it answered.
+/// One notification the receiver got: lower-case header names, the query, the body, and what
+/// it answered.
 #[derive(Debug, Clone)]
 pub struct Notification {
     pub headers: BTreeMap<String, String>,
+    pub query: String,
     pub body: Vec<u8>,
     pub answered: u16,
 }
@@ -325,11 +330,33 @@ impl Notification {
     pub fn succeeded(&self) -> bool {
         (200..300).contains(&self.answered)
     }
+
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// A Graph validation request (`?validationToken=…`).
+    pub fn is_validation(&self) -> bool {
+        self.query.starts_with("validationToken=") || self.query.contains("&validationToken=")
+    }
+}
+
+/// How the receiver answers Graph's validation handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// 200, text/plain, the decoded token.
+    Echo,
+    /// 200 with the token still URL-encoded (Graph refuses that).
+    EchoEncoded,
+    /// The right answer, after this many milliseconds.
+    Slow(u64),
 }
 
 #[derive(Debug)]
 struct Inbox {
     seen: Mutex<Vec<Notification>>,
+    handshake: Mutex<Handshake>,
     fail_next: AtomicU32,
     arrived: AtomicUsize,
     open: watch::Sender<bool>,
@@ -342,22 +369,58 @@ pub struct Receiver {
     inbox: Arc<Inbox>,
 }
 
-async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> axum::http::StatusCode {
-    inbox.arrived.fetch_add(1, Ordering::SeqCst);
-    let mut open = inbox.open.subscribe();
-    // Held: answer only once the test releases the receiver.
-    let _ = open.wait_for(|o| *o).await;
-    let fail = inbox.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-    let status = if fail { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK };
+async fn receive(
+    State(inbox): State<Arc<Inbox>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let query = uri.query().unwrap_or("").to_owned();
+    let token =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "validationToken").map(|(_, v)| v.into_owned());
+    if let Some(token) = token {
+        let mode = *inbox.handshake.lock().unwrap_or_else(PoisonError::into_inner);
+        let answer = match mode {
+            Handshake::Echo => token,
+            Handshake::EchoEncoded => enc(&token),
+            Handshake::Slow(ms) => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                token
+            }
+        };
+        record(&inbox, &headers, query, &body, 200);
+        return ([("content-type", "text/plain; charset=utf-8")], answer).into_response();
+    }
+    receive_notification(inbox, headers, query, body).await.into_response()
+}
+
+fn record(inbox: &Inbox, headers: &HeaderMap, query: String, body: &Bytes, answered: u16) {
     let headers = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     inbox.seen.lock().unwrap_or_else(PoisonError::into_inner).push(Notification {
         headers,
+        query,
         body: body.to_vec(),
-        answered: status.as_u16(),
+        answered,
     });
+}
+
+async fn receive_notification(
+    inbox: Arc<Inbox>,
+    headers: HeaderMap,
+    query: String,
+    body: Bytes,
+) -> axum::http::StatusCode {
+    inbox.arrived.fetch_add(1, Ordering::SeqCst);
+    let mut open = inbox.open.subscribe();
+    // Held: answer only once the test releases the receiver.
+    let _ = open.wait_for(|o| *o).await;
+    let fail = inbox.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let status = if fail { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK };
+    record(&inbox, &headers, query, &body, status.as_u16());
     status
 }
 
@@ -367,6 +430,7 @@ impl Receiver {
         let addr = listener.local_addr().expect("the receiver has an address");
         let inbox = Arc::new(Inbox {
             seen: Mutex::default(),
+            handshake: Mutex::new(Handshake::Echo),
             fail_next: AtomicU32::new(0),
             arrived: AtomicUsize::new(0),
             open: watch::Sender::new(true),
@@ -376,6 +440,11 @@ impl Receiver {
             let _ = axum::serve(listener, app).await;
         });
         Self { url: format!("http://{addr}/notifications"), inbox }
+    }
+
+    /// How to answer Graph's validation requests from now on.
+    pub fn handshake(&self, mode: Handshake) {
+        *self.inbox.handshake.lock().unwrap_or_else(PoisonError::into_inner) = mode;
     }
 
     /// Answer the next `n` notifications with 500.

@@ -232,7 +232,7 @@ impl Provider for GoogleProvider {
                 return Err(transient("Google listing page had neither nextPageToken nor nextSyncToken".into(), None));
             }
         };
-        Ok(ChangePage { events: items(&body), next })
+        Ok(ChangePage { events: items(&body), next, window: None })
     }
 
     async fn get(&self, calendar: &str, remote_id: &str) -> Result<Option<RemoteEvent>, ProviderError> {
@@ -307,6 +307,10 @@ impl Provider for GoogleProvider {
             Ok(_) | Err(ProviderError::NotFound) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    fn take_rotated_refresh_token(&self) -> Option<secrecy::SecretString> {
+        self.tokens.take_rotated()
     }
 }
 

@@ -18,7 +18,13 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// `{dateTime, timeZone}` → a local date-time in an IANA zone, or (all-day) a date.
-pub fn time_from_graph(v: &Value, all_day: bool) -> Option<EventTimeInput> {
+///
+/// Graph shows times in the zone `Prefer: outlook.timezone` asks for (UTC by default, §2.1),
+/// not in the event's own; the zone the event was written with is `original` (Graph's
+/// `originalStartTimeZone`/`originalEndTimeZone`). The instant is read in the zone shown and
+/// given in `original` when Graph's name for it is one we know (not e.g. the legacy
+/// `tzone://Microsoft/Custom`), so an event written in Europe/Berlin reads back in it.
+pub fn time_from_graph(v: &Value, all_day: bool, original: Option<&str>) -> Option<EventTimeInput> {
     let local = text(v, "dateTime")?;
     // "2026-03-12T09:00:00.0000000": seconds are enough.
     let local = local.get(..19).unwrap_or(local);
@@ -26,12 +32,13 @@ pub fn time_from_graph(v: &Value, all_day: bool) -> Option<EventTimeInput> {
     if all_day {
         return Some(EventTimeInput { date: Some(civil.date().to_string()), ..Default::default() });
     }
-    let zone = text(v, "timeZone").unwrap_or("UTC");
-    let tz = zone_named(zone)?;
-    let name = tz.iana_name().unwrap_or("UTC").to_owned();
+    let shown = zone_named(text(v, "timeZone").unwrap_or("UTC"))?;
+    let zone = original.and_then(zone_named).unwrap_or_else(|| shown.clone());
+    let at = calsync_core::event_time::resolve(&shown, civil);
+    let name = zone.iana_name().unwrap_or("UTC").to_owned();
     Some(EventTimeInput {
         date: None,
-        date_time: Some(civil.strftime("%Y-%m-%dT%H:%M:%S").to_string()),
+        date_time: Some(at.to_zoned_datetime(zone).strftime("%Y-%m-%dT%H:%M:%S").to_string()),
         time_zone: Some(name),
     })
 }
@@ -74,13 +81,18 @@ pub fn html_to_text(html: &str) -> String {
     decoded.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_owned()
 }
 
+/// Our event id: from the extended property when the answer has it (a GET with `$expand`),
+/// else from `transactionId`, which calsync sets to the same id on create and which Graph
+/// returns with the event when set (§2.2) — the calendar-view delta has no `$expand` (§2.3).
 fn local_id_of(v: &Value) -> Option<EventId> {
-    v.get("singleValueExtendedProperties")?
-        .as_array()?
-        .iter()
-        .find(|p| text(p, "id").is_some_and(|id| id.eq_ignore_ascii_case(LOCAL_ID_PROPERTY)))
-        .and_then(|p| text(p, "value"))
-        .and_then(|s| s.parse().ok())
+    let property = v
+        .get("singleValueExtendedProperties")
+        .and_then(Value::as_array)
+        .and_then(|list| {
+            list.iter().find(|p| text(p, "id").is_some_and(|id| id.eq_ignore_ascii_case(LOCAL_ID_PROPERTY)))
+        })
+        .and_then(|p| text(p, "value"));
+    property.or_else(|| text(v, "transactionId")).and_then(|s| s.parse().ok())
 }
 
 /// A Graph event (or an `@removed` entry of a delta) as the engine sees it. `None` when it
@@ -102,8 +114,8 @@ pub fn event_from_graph(v: &Value) -> Option<RemoteEvent> {
         });
     }
     let all_day = v.get("isAllDay").and_then(Value::as_bool).unwrap_or(false);
-    let start = time_from_graph(v.get("start")?, all_day)?;
-    let end = time_from_graph(v.get("end")?, all_day)?;
+    let start = time_from_graph(v.get("start")?, all_day, text(v, "originalStartTimeZone"))?;
+    let end = time_from_graph(v.get("end")?, all_day, text(v, "originalEndTimeZone"))?;
     let series = match (text(v, "type"), text(v, "seriesMasterId")) {
         (Some("occurrence" | "exception"), Some(master)) => {
             let original: jiff::Timestamp = text(v, "originalStart")?.parse().ok()?;
@@ -344,6 +356,27 @@ mod tests {
 
         let removed = json!({"id": "R", "@removed": {"reason": "deleted"}});
         assert_eq!(event_from_graph(&removed).map(|e| e.state), Some(RemoteState::Deleted));
+    }
+
+    #[test]
+    fn times_shown_in_utc_read_back_in_the_zone_the_event_was_written_in() {
+        let shown = json!({"id": "E", "subject": "Standup",
+            "originalStartTimeZone": "Europe/Berlin", "originalEndTimeZone": "W. Europe Standard Time",
+            "start": {"dateTime": "2026-07-01T07:00:00.0000000", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-07-01T07:30:00.0000000", "timeZone": "UTC"}});
+        let RemoteState::Present(e) = event_from_graph(&shown).map(|e| e.state).unwrap_or(RemoteState::Deleted) else {
+            panic!("unreadable")
+        };
+        assert_eq!(e.start.date_time.as_deref(), Some("2026-07-01T09:00:00"), "07:00Z is 09:00 in Berlin in summer");
+        assert_eq!(e.start.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(e.end.date_time.as_deref(), Some("2026-07-01T09:30:00"));
+        let custom = json!({"dateTime": "2026-07-01T07:00:00.0000000", "timeZone": "UTC"});
+        let kept = time_from_graph(&custom, false, Some("tzone://Microsoft/Custom"));
+        assert_eq!(
+            kept.and_then(|t| t.time_zone).as_deref(),
+            Some("UTC"),
+            "an unknown original zone keeps the shown one"
+        );
     }
 
     #[test]

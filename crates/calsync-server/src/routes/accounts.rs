@@ -10,8 +10,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use calsync_core::{AccountId, Source};
-use calsync_engine::Providers;
 use calsync_engine::worker::secret_context;
+use calsync_engine::{Endpoints, Providers};
 use calsync_providers::ProviderError;
 use calsync_providers::oauth::{Pkce, random_text};
 use calsync_store::Account;
@@ -25,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(connect_google))
         .routes(routes!(google_callback))
+        .routes(routes!(connect_microsoft))
+        .routes(routes!(microsoft_callback))
         .routes(routes!(list_accounts))
         .routes(routes!(account_calendars))
         .routes(routes!(disconnect_account))
@@ -48,14 +50,15 @@ async fn disconnect_account(
         removed_events += crate::routes::links::unlink(&state, user.id, &link, q.remove_events).await?;
     }
     if let Some(sync) = &state.sync
+        && let Some(endpoints) = sync.endpoints(account.provider)
         && !account.secret.is_empty()
     {
         let context = secret_context(account.user_id, account.provider, &account.remote_user);
         match sync.sealer.open(&account.secret, &context) {
             Ok(refresh) => {
-                if let Err(e) = sync.google.oauth.revoke(&sync.http, &refresh).await {
-                    // The local side is gone either way; the user can revoke in their Google account.
-                    tracing::warn!(account = %id, error = %e, "could not revoke the grant at Google");
+                if let Err(e) = endpoints.oauth.revoke(&sync.http, &refresh).await {
+                    // The local side is gone either way; the user can revoke in their account.
+                    tracing::warn!(account = %id, error = %e, "could not revoke the grant at the provider");
                 }
             }
             Err(e) => tracing::warn!(account = %id, error = %e, "the stored token cannot be opened; not revoked"),
@@ -71,24 +74,48 @@ const CONNECT_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 pub(crate) fn sync(state: &AppState) -> Result<&Arc<SyncSetup>, ApiError> {
     state.sync.as_ref().ok_or_else(|| {
         ApiError::NotConfigured(
-            "sync with Google is not configured on this server: set google.client_id, google.client_secret and \
-             encryption_key (see the README's configuration section)"
+            "sync with providers is not configured on this server: set google.client_id and google.client_secret \
+             (or microsoft.client_id and microsoft.client_secret) and encryption_key (see the README's configuration section)"
                 .into(),
         )
     })
 }
 
+/// The provider's name as users know it.
+fn display(provider: Source) -> &'static str {
+    match provider {
+        Source::Google => "Google",
+        Source::Microsoft => "Microsoft",
+        Source::Caldav => "CalDAV",
+        Source::Local => "calsync",
+    }
+}
+
+/// The sync setup and `provider`'s endpoints, or why this server cannot connect it.
+fn endpoints(state: &AppState, provider: Source) -> Result<(&Arc<SyncSetup>, &Endpoints), ApiError> {
+    let sync = sync(state)?;
+    let e = sync.endpoints(provider).ok_or_else(|| {
+        ApiError::NotConfigured(format!(
+            "sync with {name} is not configured on this server: set {key}.client_id and {key}.client_secret \
+             (see the README's configuration section)",
+            name = display(provider),
+            key = provider.as_str(),
+        ))
+    })?;
+    Ok((sync, e))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectInput {
-    /// The Google account to preselect on the consent screen.
+    /// The account to preselect on the consent screen (an email address).
     #[serde(default)]
     pub login_hint: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectStart {
-    /// Send the user here; Google sends them back to `/oauth/google/callback`.
+    /// Send the user here; the provider sends them back to `/oauth/{provider}/callback`.
     pub authorization_url: String,
 }
 
@@ -100,7 +127,29 @@ async fn connect_google(
     AuthUser(user): AuthUser,
     ApiJson(input): ApiJson<ConnectInput>,
 ) -> Result<Json<ConnectStart>, ApiError> {
-    let sync = sync(&state)?;
+    connect(&state, user.id, &input, Source::Google).await
+}
+
+#[utoipa::path(post, path = "/api/v1/accounts/microsoft/connect", tag = "accounts", request_body = ConnectInput, security(("bearer" = [])),
+    responses((status = 200, body = ConnectStart), (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn connect_microsoft(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(input): ApiJson<ConnectInput>,
+) -> Result<Json<ConnectStart>, ApiError> {
+    connect(&state, user.id, &input, Source::Microsoft).await
+}
+
+/// Starts the authorization-code flow with PKCE: the verifier waits, sealed, under a
+/// random `state` until the provider sends the user back.
+async fn connect(
+    state: &AppState,
+    user: calsync_core::UserId,
+    input: &ConnectInput,
+    provider: Source,
+) -> Result<Json<ConnectStart>, ApiError> {
+    let (sync, endpoints) = endpoints(state, provider)?;
     if input.login_hint.as_ref().is_some_and(|h| h.len() > 254 || !h.contains('@')) {
         return Err(ApiError::bad_field("login_hint", "email", "must be an email address"));
     }
@@ -109,8 +158,8 @@ async fn connect_google(
     let sealed =
         sync.sealer.seal(&pkce.verifier, request_state.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let expires = state.clock.now().checked_add(CONNECT_TTL).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.put_oauth_state(&request_state, user.id, Source::Google, &sealed, expires).await?;
-    let url = sync.google.oauth.authorization_url(&request_state, &pkce, input.login_hint.as_deref());
+    state.store.put_oauth_state(&request_state, user, provider, &sealed, expires).await?;
+    let url = endpoints.oauth.authorization_url(&request_state, &pkce, input.login_hint.as_deref());
     Ok(Json(ConnectStart { authorization_url: url }))
 }
 
@@ -122,15 +171,25 @@ pub struct CallbackQuery {
     pub state: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Microsoft explains a refusal here.
+    #[serde(default)]
+    pub error_description: Option<String>,
 }
 
+/// Who the account is: Google's userinfo says `email`; Graph's `me` says `mail`, or only
+/// `userPrincipalName` for accounts without a mailbox address.
 #[derive(Deserialize)]
-struct UserInfo {
-    email: String,
+struct Identity {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    mail: Option<String>,
+    #[serde(default, rename = "userPrincipalName")]
+    user_principal_name: Option<String>,
 }
 
-fn upstream(e: &ProviderError) -> ApiError {
-    ApiError::Upstream(format!("Google: {e}"))
+fn upstream(provider: Source, e: &ProviderError) -> ApiError {
+    ApiError::Upstream(format!("{}: {e}", display(provider)))
 }
 
 #[utoipa::path(get, path = "/oauth/google/callback", tag = "accounts", params(CallbackQuery),
@@ -139,55 +198,83 @@ fn upstream(e: &ProviderError) -> ApiError {
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 502, body = Problem, content_type = "application/problem+json")))]
 async fn google_callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Result<Response, ApiError> {
-    let sync = sync(&state)?;
+    callback(&state, q, Source::Google).await
+}
+
+#[utoipa::path(get, path = "/oauth/microsoft/callback", tag = "accounts", params(CallbackQuery),
+    responses((status = 200, description = "Connected: a page telling the user to return to the app", content_type = "text/html"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+async fn microsoft_callback(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, ApiError> {
+    callback(&state, q, Source::Microsoft).await
+}
+
+/// The provider sent the user back: trade the code for tokens, learn who the account is,
+/// and store the refresh token sealed.
+async fn callback(state: &AppState, q: CallbackQuery, provider: Source) -> Result<Response, ApiError> {
+    let (sync, endpoints) = endpoints(state, provider)?;
+    let name = display(provider);
     let Some(request_state) = q.state.filter(|s| !s.is_empty() && s.len() <= 256) else {
         return Err(ApiError::bad_field("state", "required", "the callback must carry the state of a connect request"));
     };
     let pending = state.store.take_oauth_state(&request_state, state.clock.now()).await?;
-    let Some((user, _, sealed)) = pending else {
+    let Some((user, _, sealed)) = pending.filter(|(_, p, _)| *p == provider) else {
         return Err(ApiError::bad_field(
             "state",
             "unknown",
-            "this connect request is unknown, already used or expired; start again with POST /api/v1/accounts/google/connect",
+            format!(
+                "this connect request is unknown, already used or expired; start again with POST /api/v1/accounts/{}/connect",
+                provider.as_str()
+            ),
         ));
     };
     if let Some(error) = q.error {
-        return Err(ApiError::bad_field("error", "consent", format!("Google did not grant access: {error}")));
+        let why = q.error_description.map(|d| format!("{error} ({d})")).unwrap_or(error);
+        return Err(ApiError::bad_field("error", "consent", format!("{name} did not grant access: {why}")));
     }
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
         return Err(ApiError::bad_field("code", "required", "the callback carries no authorization code"));
     };
     let verifier =
         sync.sealer.open(&sealed, request_state.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let tokens = sync.google.oauth.exchange_code(&sync.http, &code, &verifier).await.map_err(|e| upstream(&e))?;
+    let tokens =
+        endpoints.oauth.exchange_code(&sync.http, &code, &verifier).await.map_err(|e| upstream(provider, &e))?;
     let Some(refresh) = tokens.refresh_token else {
-        return Err(ApiError::Upstream(
-            "Google returned no refresh token (consent without access_type=offline); connect again".into(),
-        ));
+        return Err(ApiError::Upstream(format!(
+            "{name} returned no refresh token (consent without offline access); connect again"
+        )));
     };
-    let info: UserInfo = sync
+    let identity: Identity = sync
         .http
-        .get(&sync.google.userinfo_url)
+        .get(&endpoints.identity_url)
         .bearer_auth(tokens.access_token.expose_secret())
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| ApiError::Upstream(format!("Google userinfo: {e}")))?
+        .map_err(|e| ApiError::Upstream(format!("{name}, asking who the account is: {e}")))?
         .json()
         .await
-        .map_err(|e| ApiError::Upstream(format!("Google userinfo: {e}")))?;
-    let context = secret_context(user, Source::Google, &info.email);
+        .map_err(|e| ApiError::Upstream(format!("{name}, asking who the account is: {e}")))?;
+    let Some(email) = identity.email.or(identity.mail).or(identity.user_principal_name).filter(|e| !e.is_empty())
+    else {
+        return Err(ApiError::Upstream(format!("{name} did not say which account this is (no email)")));
+    };
+    let context = secret_context(user, provider, &email);
     let sealed = sync.sealer.seal(&SecretString::from(refresh.expose_secret().to_owned()), &context);
     let sealed = sealed.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let account = state.store.upsert_account(user, Source::Google, &info.email, &sealed).await?;
+    let account = state.store.upsert_account(user, provider, &email, &sealed).await?;
     // A reconnect: its links (paused as needs_reauth) may run again, queued changes first.
     state.store.mark_user_due(user, state.clock.now()).await?;
     sync.wake_workers();
-    tracing::info!(account = %account.id, %user, "Google account connected");
+    tracing::info!(account = %account.id, %user, provider = provider.as_str(), "account connected");
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head><body>\
-         <h1>Google account connected</h1><p>{} is now connected to calsync. You can close this window.</p></body></html>",
-        html_escape(&info.email)
+         <h1>{name} account connected</h1><p>{} is now connected to calsync. You can close this window.</p></body></html>",
+        html_escape(&email)
     );
     Ok((StatusCode::OK, Html(page)).into_response())
 }
@@ -200,7 +287,7 @@ fn html_escape(s: &str) -> String {
 pub struct AccountView {
     pub id: AccountId,
     pub provider: String,
-    /// The account at the provider (an email for Google).
+    /// The account at the provider (its email address).
     pub remote_user: String,
     /// `active`, `needs_reauth` (connect again), or `disconnected`.
     pub state: String,
@@ -259,7 +346,7 @@ async fn account_calendars(
     let sync = sync(&state)?;
     let account = state.store.get_account(user.id, id).await?;
     let provider = sync.providers.for_account(&account).map_err(|e| ApiError::Upstream(e.to_string()))?;
-    let calendars = provider.calendars().await.map_err(|e| upstream(&e))?;
+    let calendars = provider.calendars().await.map_err(|e| upstream(account.provider, &e))?;
     Ok(Json(RemoteCalendarList {
         calendars: calendars
             .into_iter()

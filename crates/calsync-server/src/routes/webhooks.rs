@@ -1,15 +1,25 @@
 //! Push notifications from providers. They only say *that* something changed: the link
 //! becomes due (debounced) and the worker's pull fetches *what*.
 
+use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use calsync_core::LinkId;
+use calsync_store::Link;
+use serde::Deserialize;
+use std::collections::HashSet;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(google_notification))
+    OpenApiRouter::new()
+        .routes(routes!(google_notification))
+        .routes(routes!(graph_notification))
+        .routes(routes!(graph_lifecycle))
 }
 
 /// A burst of notifications within this window causes one pull (Google sends one per
@@ -68,17 +78,172 @@ async fn google_notification(State(state): State<AppState>, headers: HeaderMap) 
         state.metrics.webhook("duplicate");
         return Ok(StatusCode::NO_CONTENT);
     }
-    let due = state.clock.now().checked_add(DEBOUNCE).unwrap_or_else(|_| state.clock.now());
-    state.store.mark_due(link.id, due).await?;
+    mark_due_debounced(&state, link.id).await?;
     state.metrics.webhook("accepted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Makes the link due when the debounce window closes, and wakes a worker then, not now.
+async fn mark_due_debounced(state: &AppState, link: LinkId) -> Result<(), ApiError> {
+    let due = state.clock.now().checked_add(DEBOUNCE).unwrap_or_else(|_| state.clock.now());
+    state.store.mark_due(link, due).await?;
     if let Some(sync) = state.sync.clone() {
-        // The link is due when the window closes: wake a worker then, not now.
         tokio::spawn(async move {
             tokio::time::sleep(DEBOUNCE).await;
             sync.wake_workers();
         });
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+/// Graph checks a notification URL before it creates a subscription (protocols.md §2.6):
+/// it posts `?validationToken=…` and wants the token back as plain text within 10 s.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Validation {
+    /// Present only in Graph's validation request.
+    #[serde(rename = "validationToken", default)]
+    #[param(rename = "validationToken")]
+    pub validation_token: Option<String>,
+}
+
+/// The longest validation token echoed; Graph's are far shorter.
+const MAX_VALIDATION_TOKEN: usize = 4096;
+
+/// Answers Graph's validation request, if this is one.
+fn validation_echo(v: &Validation) -> Option<Result<Response, ApiError>> {
+    let token = v.validation_token.as_ref()?;
+    if token.is_empty() || token.len() > MAX_VALIDATION_TOKEN {
+        return Some(Err(ApiError::bad_field(
+            "validationToken",
+            "length",
+            format!("a validation token has 1 to {MAX_VALIDATION_TOKEN} characters"),
+        )));
+    }
+    let headers = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    Some(Ok((StatusCode::OK, headers, token.clone()).into_response()))
+}
+
+/// A batch of Graph notifications (change or lifecycle): `{"value": [...]}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct GraphBatch {
+    pub value: Vec<GraphNotification>,
+}
+
+/// One notification; only what calsync acts on. A change notification only says that
+/// something changed: the pull fetches what.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphNotification {
+    pub subscription_id: String,
+    /// The secret calsync gave the subscription; anything else is forged.
+    #[serde(default)]
+    pub client_state: Option<String>,
+    /// Lifecycle notifications: `reauthorizationRequired`, `subscriptionRemoved`, `missed`.
+    #[serde(default)]
+    pub lifecycle_event: Option<String>,
+}
+
+fn parse_batch(body: &[u8]) -> Result<GraphBatch, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_field("value", "json", format!("a Graph notification is {{\"value\": [...]}} in JSON: {e}"))
+    })
+}
+
+/// The notifications of `batch` that name a live subscription with its secret, with
+/// their link. The rest have no effect; if none is genuine, the batch is refused.
+async fn genuine(state: &AppState, batch: &GraphBatch) -> Result<Vec<(Link, String)>, ApiError> {
+    let mut found = Vec::new();
+    let mut forged = false;
+    for n in &batch.value {
+        let Some(link) = state.store.link_by_channel(&n.subscription_id).await? else {
+            state.metrics.webhook("unknown_channel");
+            continue;
+        };
+        let expected = link.channel.as_ref().map(|c| c.token.as_bytes());
+        let given = n.client_state.as_deref().unwrap_or_default().as_bytes();
+        if !expected.is_some_and(|t| constant_time_eq(t, given)) {
+            state.metrics.webhook("bad_token");
+            forged = true;
+            continue;
+        }
+        found.push((link, n.lifecycle_event.clone().unwrap_or_default()));
+    }
+    if found.is_empty() {
+        return Err(if forged {
+            ApiError::Forbidden("the notification's clientState does not match its subscription".into())
+        } else {
+            ApiError::NotFound("no link has this subscription".into())
+        });
+    }
+    Ok(found)
+}
+
+#[utoipa::path(post, path = "/webhooks/graph", tag = "webhooks", params(Validation), request_body = GraphBatch,
+    responses((status = 200, description = "The validation token, echoed", content_type = "text/plain"),
+              (status = 202, description = "Accepted: the links are due"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn graph_notification(
+    State(state): State<AppState>,
+    ApiQuery(v): ApiQuery<Validation>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if let Some(echo) = validation_echo(&v) {
+        return echo;
+    }
+    let batch = parse_batch(&body).inspect_err(|_| state.metrics.webhook("malformed"))?;
+    let links = genuine(&state, &batch).await?;
+    // Persisted (the link is due) before the answer, so a 2xx never loses a change.
+    let mut marked = HashSet::new();
+    for (link, _) in links {
+        if marked.insert(link.id) {
+            mark_due_debounced(&state, link.id).await?;
+        }
+        state.metrics.webhook("accepted");
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[utoipa::path(post, path = "/webhooks/graph/lifecycle", tag = "webhooks", params(Validation), request_body = GraphBatch,
+    responses((status = 200, description = "The validation token, echoed", content_type = "text/plain"),
+              (status = 202, description = "Accepted"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn graph_lifecycle(
+    State(state): State<AppState>,
+    ApiQuery(v): ApiQuery<Validation>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if let Some(echo) = validation_echo(&v) {
+        return echo;
+    }
+    let batch = parse_batch(&body).inspect_err(|_| state.metrics.webhook("malformed"))?;
+    let now = state.clock.now();
+    for (link, event) in genuine(&state, &batch).await? {
+        match event.as_str() {
+            // The subscription needs a fresh authorization, or is gone: the link's next job
+            // replaces it (a new subscription first, then the old one is deleted), and its
+            // pull catches up on whatever was not announced meanwhile.
+            "reauthorizationRequired" | "subscriptionRemoved" => {
+                if let Some(mut channel) = link.channel.clone() {
+                    channel.expires_at = now;
+                    state.store.set_channel(link.id, Some(&channel)).await?;
+                }
+            }
+            // Notifications were dropped: the pull (a delta from the stored cursor) sees
+            // every change regardless.
+            "missed" => {}
+            other => tracing::info!(link = %link.id, event = other, "unknown Graph lifecycle event; pulling anyway"),
+        }
+        state.store.mark_due(link.id, now).await?;
+        state.metrics.webhook("lifecycle");
+    }
+    if let Some(sync) = &state.sync {
+        sync.wake_workers();
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// Compares secrets without leaking how much of them matched through timing.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod google;
+pub mod graph;
 
 use calsync_core::SystemClock;
 use calsync_server::AppState;
@@ -67,6 +68,51 @@ macro_rules! on_both_databases_db {
     };
 }
 
+/// Which emulators a test server syncs with (their base URLs), and how.
+#[derive(Debug, Clone, Default)]
+pub struct Syncing {
+    pub google: Option<String>,
+    pub graph: Option<String>,
+    /// The server's URL is public: the emulators notify it; without, links are polled.
+    pub push: bool,
+    pub schedule: calsync_engine::Schedule,
+    pub rules: calsync_store::LinkSettings,
+}
+
+fn google_endpoints(g: &str, base: &str) -> calsync_engine::Endpoints {
+    use calsync_emulators::google::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+    calsync_engine::Endpoints {
+        oauth: calsync_providers::oauth::OAuthClient {
+            auth_url: format!("{g}/o/oauth2/v2/auth"),
+            token_url: format!("{g}/token"),
+            revoke_url: Some(format!("{g}/revoke")),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
+            redirect_uri: format!("{base}/oauth/google/callback"),
+            scopes: calsync_server::sync::GOOGLE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        },
+        identity_url: format!("{g}/oauth2/v3/userinfo"),
+        api_root: format!("{g}/calendar/v3/"),
+    }
+}
+
+fn graph_endpoints(g: &str, base: &str) -> calsync_engine::Endpoints {
+    use calsync_emulators::graph::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+    calsync_engine::Endpoints {
+        oauth: calsync_providers::oauth::OAuthClient {
+            auth_url: format!("{g}/common/oauth2/v2.0/authorize"),
+            token_url: format!("{g}/common/oauth2/v2.0/token"),
+            revoke_url: None,
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
+            redirect_uri: format!("{base}/oauth/microsoft/callback"),
+            scopes: calsync_server::sync::MICROSOFT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        },
+        identity_url: format!("{g}/v1.0/me"),
+        api_root: format!("{g}/v1.0/"),
+    }
+}
+
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
 
 pub struct TestApp {
@@ -98,7 +144,7 @@ impl TestApp {
     /// `schedule`. With `push`, the server's own URL is public: the emulator's channels
     /// notify it; without, links are polled.
     pub async fn with_google(db: TestDb, google: &str, push: bool, schedule: calsync_engine::Schedule) -> Self {
-        Self::build(db, Some((google.to_owned(), push, schedule, calsync_store::LinkSettings::default()))).await
+        Self::syncing(db, Syncing { google: Some(google.to_owned()), push, schedule, ..Syncing::default() }).await
     }
 
     /// As [`TestApp::with_google`], with configured rules for new links.
@@ -109,13 +155,16 @@ impl TestApp {
         schedule: calsync_engine::Schedule,
         rules: calsync_store::LinkSettings,
     ) -> Self {
-        Self::build(db, Some((google.to_owned(), push, schedule, rules))).await
+        Self::syncing(db, Syncing { google: Some(google.to_owned()), push, schedule, rules, ..Syncing::default() })
+            .await
     }
 
-    async fn build(
-        db: TestDb,
-        google: Option<(String, bool, calsync_engine::Schedule, calsync_store::LinkSettings)>,
-    ) -> Self {
+    /// A server syncing with the emulators `sync` names.
+    pub async fn syncing(db: TestDb, sync: Syncing) -> Self {
+        Self::build(db, Some(sync)).await
+    }
+
+    async fn build(db: TestDb, syncing: Option<Syncing>) -> Self {
         let store = db.open().await;
         let (mut state, stop_streams) =
             AppState::new(store.clone(), Arc::new(SystemClock), Some(hash_token(ADMIN_TOKEN)));
@@ -123,29 +172,16 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
         let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-        if let Some((g, push, schedule, rules)) = google {
-            use calsync_emulators::google::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-            let oauth = calsync_providers::oauth::OAuthClient {
-                auth_url: format!("{g}/o/oauth2/v2/auth"),
-                token_url: format!("{g}/token"),
-                revoke_url: format!("{g}/revoke"),
-                client_id: DEFAULT_CLIENT_ID.into(),
-                client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
-                redirect_uri: format!("{base}/oauth/google/callback"),
-                scopes: calsync_server::sync::GOOGLE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-            };
-            let setup = calsync_server::sync::GoogleSetup {
-                oauth,
-                userinfo_url: format!("{g}/oauth2/v3/userinfo"),
-                api_root: format!("{g}/calendar/v3/"),
-            };
+        if let Some(s) = syncing {
+            let google = s.google.as_deref().map(|g| google_endpoints(g, &base));
+            let microsoft = s.graph.as_deref().map(|g| graph_endpoints(g, &base));
             let sealer = Arc::new(calsync_engine::Sealer::from_hex(&"ab".repeat(32)).unwrap_or_else(|e| panic!("{e}")));
-            let public = push.then_some(base.as_str());
-            let mut sync = calsync_server::sync::SyncSetup::new(setup, sealer, Client::new(), public);
-            sync.link_defaults = rules;
+            let public = s.push.then_some(base.as_str());
+            let mut sync = calsync_server::sync::SyncSetup::new(sealer, Client::new(), public, google, microsoft);
+            sync.link_defaults = s.rules;
             let sync = Arc::new(sync);
             // Detached: they end when `stop_workers` is dropped or the test's runtime ends.
-            drop(sync.start_workers(&store, 2, schedule, &workers_stopped, Some(state.changed.clone())));
+            drop(sync.start_workers(&store, 2, s.schedule, &workers_stopped, Some(state.changed.clone())));
             state.sync = Some(sync);
         }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -330,6 +330,17 @@ impl SyncStore for SqlStore {
         Ok(())
     }
 
+    async fn set_account_secret(&self, id: AccountId, secret: &[u8]) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query("UPDATE accounts SET secret = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(secret)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn create_link(
         &self,
         user: UserId,
@@ -864,6 +875,19 @@ impl SyncStore for SqlStore {
     async fn mark_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END, marked_at = $3 WHERE id = $1",
+        )
+        .bind(link.as_uuid())
+        .bind(at.as_millisecond())
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_siblings_due(&self, link: LinkId, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE links SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END, marked_at = $3 \
+             WHERE calendar_id = (SELECT calendar_id FROM links WHERE id = $1) AND id <> $1",
         )
         .bind(link.as_uuid())
         .bind(at.as_millisecond())

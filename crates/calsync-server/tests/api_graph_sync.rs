@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use support::google::{eventually, local_titles, meeting};
 use support::graph::{
-    OutlookLinked, create_in_outlook, delete_in_outlook, outlook_events, outlook_titles, patch_in_outlook,
+    OutlookLinked, control, create_in_outlook, delete_in_outlook, outlook_events, outlook_titles, patch_in_outlook,
+    requests, subscriptions,
 };
 
 /// The local event titled `title`, as the API shows it.
@@ -119,7 +120,7 @@ async fn graph_checks_the_notification_url_and_forged_notifications_change_nothi
         s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json["channel_expires_at"].is_string()
     })
     .await;
-    let subscription = support::graph::subscriptions(&s.graph).await.into_iter().next().unwrap_or_default();
+    let subscription = subscriptions(&s.graph).await.into_iter().next().unwrap_or_default();
     let (id, secret) = (subscription["id"].clone(), subscription["clientState"].clone());
     assert!(id.is_string() && secret.is_string(), "{subscription}");
     // The pull that follows a new subscription has run by then.
@@ -162,3 +163,240 @@ async fn graph_checks_the_notification_url_and_forged_notifications_change_nothi
     })
     .await;
 }
+
+/// Waits until the link has pulled and pushed everything (no outbox, its last run did
+/// not fail).
+async fn settled(s: &OutlookLinked) {
+    eventually("the link settled", || async {
+        let st = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
+        st["state"] == "active" && st["outbox_depth"] == 0 && st["failures"] == 0 && st["last_pull_at"].is_string()
+    })
+    .await;
+}
+
+async fn a_create_whose_answer_was_lost_makes_one_outlook_event(db: TestDb) {
+    let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;
+    settled(&s).await;
+    // Graph commits the create, and calsync hears a 500. Either the next pull finds the
+    // event under our id (its transactionId) and pairs it, or the retried create carries the
+    // same transactionId and Graph answers with the first event: never two.
+    control(&s.graph, "faults", &json!({"status": 500, "method": "POST", "path": "/events", "after_commit": true}))
+        .await;
+    s.app.create_event(&s.token, meeting(&s.calendar, "Planned in the app")).await;
+    eventually("the event reached Outlook", || async { outlook_titles(&s.graph).await == ["Planned in the app"] })
+        .await;
+    settled(&s).await;
+    assert_eq!(outlook_titles(&s.graph).await, ["Planned in the app"], "one event, not two");
+    let lost = requests(&s.graph).await.iter().any(|r| r["method"] == "POST" && r["status"] == 500);
+    assert!(lost, "the create's answer was lost");
+}
+on_both_databases_db!(a_create_whose_answer_was_lost_makes_one_outlook_event);
+
+async fn an_expired_delta_token_resyncs_without_duplicates_or_losses(db: TestDb) {
+    let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;
+    s.app.create_event(&s.token, meeting(&s.calendar, "Planned in the app")).await;
+    let doomed = create_in_outlook(&s.graph, "Booked in Outlook").await;
+    eventually("both sides have both", || async {
+        local_titles(&s.app, &s.token, &s.calendar).await == ["Booked in Outlook", "Planned in the app"]
+            && outlook_titles(&s.graph).await.len() == 2
+    })
+    .await;
+    // Graph forgets every delta token; meanwhile one event is deleted and one is added.
+    control(&s.graph, "delta-tokens/expire", &json!({})).await;
+    delete_in_outlook(&s.graph, doomed["id"].as_str().unwrap_or_default()).await;
+    create_in_outlook(&s.graph, "Added during the outage").await;
+    eventually("the resync brought the addition and the deletion", || async {
+        local_titles(&s.app, &s.token, &s.calendar).await == ["Added during the outage", "Planned in the app"]
+    })
+    .await;
+    settled(&s).await;
+    assert_eq!(outlook_titles(&s.graph).await, ["Added during the outage", "Planned in the app"], "nothing twice");
+    let relisted = requests(&s.graph).await.iter().filter(|r| r["status"] == 410).count();
+    assert_eq!(relisted, 1, "the dead token was met once, then the link listed afresh");
+}
+on_both_databases_db!(an_expired_delta_token_resyncs_without_duplicates_or_losses);
+
+async fn a_throttling_storm_converges(db: TestDb) {
+    let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;
+    settled(&s).await;
+    // calsync's reads and writes are throttled for a while, Graph asking for a 1 s pause.
+    control(
+        &s.graph,
+        "faults",
+        &json!({"status": 429, "method": "GET", "path": "delta", "count": 2, "retry_after": 1}),
+    )
+    .await;
+    control(
+        &s.graph,
+        "faults",
+        &json!({"status": 429, "method": "POST", "path": "/events", "count": 2, "retry_after": 1}),
+    )
+    .await;
+    for title in ["One", "Two", "Three"] {
+        s.app.create_event(&s.token, meeting(&s.calendar, title)).await;
+    }
+    create_in_outlook_unthrottled(&s).await;
+    eventually("everything arrived on both sides, once", || async {
+        outlook_titles(&s.graph).await == ["Booked in Outlook", "One", "Three", "Two"]
+            && local_titles(&s.app, &s.token, &s.calendar).await == ["Booked in Outlook", "One", "Three", "Two"]
+    })
+    .await;
+    let throttled = requests(&s.graph).await.iter().filter(|r| r["status"] == 429).count();
+    assert_eq!(throttled, 4, "the storm happened, and calsync waited it out");
+}
+on_both_databases_db!(a_throttling_storm_converges);
+
+/// Creates an event "in Outlook" through the control API, which faults never touch.
+async fn create_in_outlook_unthrottled(s: &OutlookLinked) {
+    let body = json!({"subject": "Booked in Outlook",
+        "start": {"dateTime": "2026-06-01T10:00:00", "timeZone": "W. Europe Standard Time"},
+        "end": {"dateTime": "2026-06-01T11:00:00", "timeZone": "W. Europe Standard Time"}});
+    control(&s.graph, &format!("users/{}/events", calsync_emulators::graph::DEFAULT_USER), &body).await;
+}
+
+async fn lifecycle_notifications_replace_the_subscription_and_catch_up(db: TestDb) {
+    let s = OutlookLinked::new(db, true, Duration::from_secs(3600)).await;
+    let first = loop {
+        if let Some(sub) = subscriptions(&s.graph).await.into_iter().next() {
+            break sub["id"].as_str().unwrap_or_default().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Graph removed the subscription: calsync makes a new one, and Outlook edits flow by push again.
+    control(&s.graph, &format!("subscriptions/{first}/lifecycle"), &json!({"event": "subscriptionRemoved"})).await;
+    eventually("a new subscription replaced the removed one", || async {
+        let subs = subscriptions(&s.graph).await;
+        subs.len() == 1 && subs[0]["id"] != first.as_str()
+    })
+    .await;
+    create_in_outlook(&s.graph, "Booked after the removal").await;
+    eventually("the edit arrived by push through the new subscription", || async {
+        local_titles(&s.app, &s.token, &s.calendar).await == ["Booked after the removal"]
+    })
+    .await;
+
+    // Notifications were missed: calsync pulls.
+    let second = subscriptions(&s.graph).await[0]["id"].as_str().unwrap_or_default().to_owned();
+    let before = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json["last_pull_at"].clone();
+    control(&s.graph, &format!("subscriptions/{second}/lifecycle"), &json!({"event": "missed"})).await;
+    eventually("the missed notice brought a pull", || async {
+        s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json["last_pull_at"] != before
+    })
+    .await;
+
+    // Reauthorization required: calsync replaces the subscription with a fresh one.
+    control(&s.graph, &format!("subscriptions/{second}/lifecycle"), &json!({"event": "reauthorizationRequired"})).await;
+    eventually("the subscription was renewed", || async {
+        let subs = subscriptions(&s.graph).await;
+        subs.len() == 1 && subs[0]["id"] != second.as_str() && subs[0]["paused"] != true
+    })
+    .await;
+}
+on_both_databases_db!(lifecycle_notifications_replace_the_subscription_and_catch_up);
+
+async fn a_revoked_grant_needs_reauth_and_reconnecting_pushes_what_waited(db: TestDb) {
+    let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;
+    settled(&s).await;
+    control(&s.graph, "grants/revoke", &json!({"user": calsync_emulators::graph::DEFAULT_USER})).await;
+    control(&s.graph, "access-tokens/expire", &json!({})).await;
+    s.app.create_event(&s.token, meeting(&s.calendar, "Written while disconnected")).await;
+    eventually("the account needs the user", || async {
+        let accounts = s.app.get("/api/v1/accounts", &s.token).await.json;
+        accounts["accounts"][0]["state"] == "needs_reauth"
+    })
+    .await;
+    assert!(outlook_titles(&s.graph).await.is_empty());
+    let account = support::graph::connect(&s.app, &s.token).await;
+    assert_eq!(account, s.account, "reconnecting keeps the account");
+    eventually("the queued change reached Outlook", || async {
+        outlook_titles(&s.graph).await == ["Written while disconnected"]
+    })
+    .await;
+}
+on_both_databases_db!(a_revoked_grant_needs_reauth_and_reconnecting_pushes_what_waited);
+
+async fn a_rotated_refresh_token_is_stored_sealed(db: TestDb) {
+    let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;
+    settled(&s).await;
+    let store = s.app.db.open().await;
+    let user_accounts = |store: std::sync::Arc<dyn calsync_store::SyncStore>| async move {
+        let users = store.list_users().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut secrets = Vec::new();
+        for u in users {
+            secrets.extend(
+                store.list_accounts(u.id).await.unwrap_or_else(|e| panic!("{e}")).into_iter().map(|a| a.secret),
+            );
+        }
+        secrets
+    };
+    let before = user_accounts(store.clone()).await;
+    // The access token dies: the next call refreshes, and Microsoft hands out a new refresh token.
+    control(&s.graph, "access-tokens/expire", &json!({})).await;
+    s.app.create_event(&s.token, meeting(&s.calendar, "After the refresh")).await;
+    eventually("the event went out with a refreshed token", || async {
+        outlook_titles(&s.graph).await == ["After the refresh"]
+    })
+    .await;
+    eventually("the rotated refresh token was stored", || async { user_accounts(store.clone()).await != before }).await;
+}
+on_both_databases_db!(a_rotated_refresh_token_is_stored_sealed);
+
+async fn our_own_writes_do_not_echo(db: TestDb) {
+    let s = OutlookLinked::new(db, true, Duration::from_secs(3600)).await;
+    eventually("the link opened a subscription", || async { !subscriptions(&s.graph).await.is_empty() }).await;
+    let made = s.app.create_event(&s.token, meeting(&s.calendar, "Planned in the app")).await;
+    eventually("the event reached Outlook", || async { outlook_titles(&s.graph).await == ["Planned in the app"] })
+        .await;
+    // Graph notifies calsync of its own create; the pull sees it and changes nothing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let id = made["id"].as_str().unwrap_or_default();
+    let now = s.app.get(&format!("/api/v1/events/{id}"), &s.token).await.json;
+    assert_eq!(now["version"], made["version"], "no new version from our own write coming back: {now}");
+    let writes = requests(&s.graph)
+        .await
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/v1.0/")))
+        .filter(|r| r["method"] == "PATCH" || r["method"] == "POST")
+        .count();
+    assert_eq!(writes, 2, "one subscription and one create, nothing written back");
+}
+on_both_databases_db!(our_own_writes_do_not_echo);
+
+async fn the_same_field_changed_in_both_places_asks_the_user(db: TestDb) {
+    // Polled rarely: both edits happen before calsync looks.
+    let s = OutlookLinked::new(db, false, Duration::from_secs(3600)).await;
+    let made = s.app.create_event(&s.token, meeting(&s.calendar, "Budget review")).await;
+    s.app.send_json(Method::POST, &format!("/api/v1/links/{}/sync", s.link), &s.token, &json!({})).await;
+    eventually("the event reached Outlook", || async { outlook_titles(&s.graph).await == ["Budget review"] }).await;
+    settled(&s).await;
+    let id = made["id"].as_str().unwrap_or_default();
+    let remote = outlook_events(&s.graph).await[0]["id"].as_str().unwrap_or_default().to_owned();
+    patch_in_outlook(&s.graph, &remote, &json!({"subject": "Budget review (Outlook)"})).await;
+    let body = meeting(&s.calendar, "Budget review (app)");
+    assert_eq!(s.app.send_json(Method::PUT, &format!("/api/v1/events/{id}"), &s.token, &body).await.status, 200);
+    s.app.send_json(Method::POST, &format!("/api/v1/links/{}/sync", s.link), &s.token, &json!({})).await;
+    eventually("the conflict was recorded", || async {
+        s.app.get("/api/v1/conflicts?state=open", &s.token).await.json["conflicts"][0].is_object()
+    })
+    .await;
+    let conflict = s.app.get("/api/v1/conflicts?state=open", &s.token).await.json["conflicts"][0].clone();
+    assert_eq!(outlook_titles(&s.graph).await, ["Budget review (Outlook)"], "nothing overwritten while asking");
+    let cid = conflict["id"].as_str().unwrap_or_default();
+    let resolved = s
+        .app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/conflicts/{cid}/resolve"),
+            &s.token,
+            &json!({"choice": "keep_local", "revision": conflict["revision"]}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.json);
+    s.app.send_json(Method::POST, &format!("/api/v1/links/{}/sync", s.link), &s.token, &json!({})).await;
+    eventually("the app's version won in Outlook", || async {
+        outlook_titles(&s.graph).await == ["Budget review (app)"]
+    })
+    .await;
+    assert_eq!(local_titles(&s.app, &s.token, &s.calendar).await, ["Budget review (app)"]);
+}
+on_both_databases_db!(the_same_field_changed_in_both_places_asks_the_user);

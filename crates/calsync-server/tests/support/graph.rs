@@ -187,3 +187,28 @@ pub async fn subscriptions(graph: &GraphEmulator) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("{e}"));
     list["subscriptions"].as_array().cloned().unwrap_or_default()
 }
+
+/// Calls the emulator's control API; panics unless it answers 2xx.
+pub async fn control(graph: &GraphEmulator, path: &str, body: &Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/{path}", graph.base_url()))
+        .json(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// The requests the emulator served (`method`, `path`, `status`, …), oldest first.
+pub async fn requests(graph: &GraphEmulator) -> Vec<Value> {
+    let log: Value = reqwest::get(format!("{}/_emulator/requests", graph.base_url()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    log["requests"].as_array().cloned().unwrap_or_default()
+}

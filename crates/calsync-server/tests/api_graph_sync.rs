@@ -400,3 +400,78 @@ async fn the_same_field_changed_in_both_places_asks_the_user(db: TestDb) {
     assert_eq!(local_titles(&s.app, &s.token, &s.calendar).await, ["Budget review (app)"]);
 }
 on_both_databases_db!(the_same_field_changed_in_both_places_asks_the_user);
+
+async fn what_lies_outside_the_window_is_kept_through_a_resync(db: TestDb) {
+    let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;
+    // Graph's delta sees a year back and two ahead; this meeting was long before that.
+    let old = json!({"calendar_id": s.calendar, "title": "Kick-off in 2023",
+        "start": {"date_time": "2023-03-01T09:00:00", "time_zone": "Europe/Berlin"},
+        "end": {"date_time": "2023-03-01T10:00:00", "time_zone": "Europe/Berlin"}});
+    let made = s.app.create_event(&s.token, old).await;
+    s.app.create_event(&s.token, meeting(&s.calendar, "Planned in the app")).await;
+    eventually("both reached Outlook", || async { outlook_titles(&s.graph).await.len() == 2 }).await;
+    settled(&s).await;
+
+    // A full listing (the token expired) does not list the 2023 meeting: it is out of
+    // sight, not deleted, on both sides.
+    control(&s.graph, "delta-tokens/expire", &json!({})).await;
+    create_in_outlook(&s.graph, "Booked in Outlook").await;
+    eventually("the resync ran", || async {
+        local_titles(&s.app, &s.token, &s.calendar).await == ["Booked in Outlook", "Planned in the app"]
+    })
+    .await;
+    settled(&s).await;
+    let id = made["id"].as_str().unwrap_or_default();
+    let kept = s.app.get(&format!("/api/v1/events/{id}"), &s.token).await;
+    assert_eq!((kept.status, kept.json["title"].as_str()), (200, Some("Kick-off in 2023")), "{}", kept.json);
+    assert_eq!(outlook_titles(&s.graph).await, ["Booked in Outlook", "Kick-off in 2023", "Planned in the app"]);
+
+    // Moved out of the window in Outlook: Graph's delta calls it removed; it is not.
+    let booked = outlook_events(&s.graph).await.into_iter().find(|e| e["subject"] == "Booked in Outlook");
+    let booked = booked.unwrap_or_default()["id"].as_str().unwrap_or_default().to_owned();
+    patch_in_outlook(
+        &s.graph,
+        &booked,
+        &json!({"start": {"dateTime": "2023-05-02T10:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2023-05-02T11:00:00", "timeZone": "UTC"}}),
+    )
+    .await;
+    eventually("the move arrived as a move", || async {
+        let feed = s
+            .app
+            .get(
+                &format!("/api/v1/calendars/{}/events?start=2023-05-01T00:00:00Z&end=2023-06-01T00:00:00Z", s.calendar),
+                &s.token,
+            )
+            .await;
+        feed.json["events"].as_array().is_some_and(|e| e.len() == 1 && e[0]["title"] == "Booked in Outlook")
+    })
+    .await;
+}
+on_both_databases_db!(what_lies_outside_the_window_is_kept_through_a_resync);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_outlook_cannot_hold_is_parked_with_the_reason_and_the_rest_flows() {
+    let s = OutlookLinked::new(TestDb::sqlite(), false, Duration::from_millis(200)).await;
+    // The first and the last weekday of each month: Graph's patterns have no BYSETPOS lists.
+    let mut series = meeting(&s.calendar, "Month bookends");
+    series["recurrence"] = json!(["RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1,-1;COUNT=6"]);
+    let made = s.app.create_event(&s.token, series).await;
+    assert!(made["id"].is_string(), "{made}");
+    s.app.create_event(&s.token, meeting(&s.calendar, "Plain meeting")).await;
+    eventually("the plain meeting went out and the series was parked", || async {
+        let st = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
+        outlook_titles(&s.graph).await == ["Plain meeting"] && st["parked"] == 1
+    })
+    .await;
+    let st = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
+    assert_eq!(st["parked_events"][0]["event_id"], made["id"], "{st}");
+    let why = st["parked_events"][0]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("BYSETPOS"), "the reason names the rule: {why}");
+    let local = s.app.get(&format!("/api/v1/events/{}", made["id"].as_str().unwrap_or_default()), &s.token).await;
+    assert_eq!(
+        local.json["recurrence"],
+        json!(["RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1,-1;COUNT=6"]),
+        "unchanged here"
+    );
+}

@@ -225,9 +225,21 @@ pub struct LinkStatus {
     pub linked_events: usize,
     /// Events the provider refused, waiting with an error.
     pub parked: usize,
+    /// The first of them (up to 100), each with the provider's reason: what to fix.
+    pub parked_events: Vec<ParkedEvent>,
     /// Events changed on both sides, waiting for a decision.
     pub conflicts: usize,
 }
+
+/// An event the provider refused for good (e.g. a recurrence Outlook cannot hold).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ParkedEvent {
+    pub event_id: calsync_core::EventId,
+    pub error: Option<String>,
+}
+
+/// The most parked events a status lists.
+const PARKED_LISTED: usize = 100;
 
 #[utoipa::path(get, path = "/api/v1/links/{id}/status", tag = "links", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Link id")),
@@ -267,6 +279,12 @@ async fn link_status(
         failures: link.failures,
         linked_events: events.len(),
         parked: events.iter().filter(|e| e.state == EventLinkState::Parked).count(),
+        parked_events: events
+            .iter()
+            .filter(|e| e.state == EventLinkState::Parked)
+            .take(PARKED_LISTED)
+            .map(|e| ParkedEvent { event_id: e.event_id, error: e.error.clone() })
+            .collect(),
         conflicts: events.iter().filter(|e| e.state == EventLinkState::Conflict).count(),
     }))
 }

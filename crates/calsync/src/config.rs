@@ -326,6 +326,32 @@ mod tests {
     }
 
     #[test]
+    fn a_microsoft_table_turns_outlook_sync_on_with_microsoft_endpoints() {
+        let file = toml::from_str::<FileConfig>(
+            "encryption_key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n\
+             [microsoft]\nclient_id = \"app\"\nclient_secret = \"s3cret\"\ntenant = \"contoso.onmicrosoft.com\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let s = Settings::resolve(Overrides::default(), file).unwrap_or_else(|e| panic!("{e}"));
+        let m = s.microsoft.unwrap_or_else(|| panic!("no microsoft settings"));
+        assert_eq!(m.auth_url, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize");
+        assert_eq!(m.token_url, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+        assert_eq!((m.identity_url.as_str(), m.revoke_url), ("https://graph.microsoft.com/v1.0/me", None));
+        assert!(s.google.is_none());
+
+        let bad_file = |toml_text: &str| {
+            let file = toml::from_str::<FileConfig>(toml_text).unwrap_or_else(|e| panic!("{e}"));
+            Settings::resolve(Overrides::default(), file).err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        assert!(bad_file("[microsoft]\nclient_id = \"app\"\n").starts_with("microsoft"), "a secret is needed");
+        let no_key = bad_file("[microsoft]\nclient_id = \"app\"\nclient_secret = \"s\"\n");
+        assert!(no_key.starts_with("encryption_key"), "{no_key}");
+        let tenant = bad_file("[microsoft]\nclient_id = \"a\"\nclient_secret = \"s\"\ntenant = \"../evil\"\n");
+        assert!(tenant.starts_with("microsoft.tenant"), "{tenant}");
+        assert!(toml::from_str::<FileConfig>("[microsoft]\nclient_idd = \"x\"").is_err(), "typos are errors");
+    }
+
+    #[test]
     fn new_links_take_their_rules_from_the_config() {
         let file = toml::from_str::<FileConfig>("conflict_policy = \"remote_wins\"\nmax_deletions = 5\ntrash_days = 7")
             .unwrap_or_else(|e| panic!("{e}"));

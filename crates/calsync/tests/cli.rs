@@ -279,6 +279,41 @@ fn the_google_emulator_prints_a_base_url_and_a_token_that_work() {
 }
 
 #[test]
+fn the_graph_emulator_prints_a_base_url_and_a_token_that_work() {
+    let mut cmd = calsync();
+    cmd.args(["emulate", "graph", "--listen", "127.0.0.1:0"]);
+    let mut emulator = Running::start(cmd);
+    let (mut base, mut token) = (None, None);
+    let (base, token) = emulator.read_until(Duration::from_secs(60), |line| {
+        for word in line.split_whitespace() {
+            base = base.take().or_else(|| loopback_base_url(word));
+            if word.starts_with("eyJ") {
+                token = Some(word.to_owned());
+            }
+        }
+        base.clone().zip(token.clone())
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("a runtime for the client: {e}"));
+    let url = format!("{base}/v1.0/me/calendar");
+    let (status, calendar) = runtime.block_on(async {
+        let reply = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (reply.status().as_u16(), reply.text().await.unwrap_or_default())
+    });
+    assert_eq!(status, 200, "GET {url} with the printed token: {calendar}");
+    let calendar: serde_json::Value = serde_json::from_str(&calendar).unwrap_or_else(|e| panic!("{e}: {calendar}"));
+    assert_eq!(calendar["isDefaultCalendar"], true, "{calendar}");
+    assert!(emulator.terminate().success());
+}
+
+#[test]
 fn the_google_emulator_refuses_a_time_zone_that_does_not_exist() {
     let mut child = calsync()
         .args(["emulate", "google", "--time-zone", "Mars/Olympus", "--listen", "127.0.0.1:0"])

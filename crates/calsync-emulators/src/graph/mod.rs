@@ -169,8 +169,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/oauth2/v2.0/authorize", get(oauth::authorize).post(oauth::decide))
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::token))
         .fallback(api::unknown_segment)
-        .layer(middleware::from_fn(stamp))
-        .layer(middleware::from_fn_with_state(shared.clone(), faults::layer::<Shared>));
+        .layer(middleware::from_fn_with_state(shared.clone(), faults::layer::<Shared>))
+        .layer(middleware::from_fn(stamp));
     Router::new().merge(control::routes()).merge(faults::routes::<Shared>()).merge(graph).with_state(shared)
 }
 

@@ -135,7 +135,9 @@ pub fn parse_resource(resource: &str, user: &str, user_id: &str) -> GraphResult<
             rest
         }
         _ => {
-            return Err(GraphError::invalid_request(format!("Resource '{resource}' is not supported for this caller.")));
+            return Err(GraphError::invalid_request(format!(
+                "Resource '{resource}' is not supported for this caller."
+            )));
         }
     };
     match rest {

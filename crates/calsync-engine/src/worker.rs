@@ -84,13 +84,17 @@ impl Worker {
             // stalled), the job stops at once: another worker owns the account now.
             let job = run_link(&*self.store, &*provider, &link, account.provider, &self.schedule, webhook.as_deref());
             let run = tokio::select! {
-                run = job => run?,
-                () = self.hold_lease(account.id) => {
-                    tracing::warn!(account = %account.id, link = %link.id, "lost the account's lease mid-job; stopping");
-                    break;
-                }
+                run = job => Some(run),
+                () = self.hold_lease(account.id) => None,
             };
+            // Whatever became of the job, a refresh token the provider rotated meanwhile is
+            // kept: the old one may be dead already.
             self.keep_rotated_secret(account, &provider).await;
+            let Some(run) = run else {
+                tracing::warn!(account = %account.id, link = %link.id, "lost the account's lease mid-job; stopping");
+                break;
+            };
+            let run = run?;
             self.metrics.run(run.error.is_none());
             if let Some(p) = &run.pull {
                 self.metrics.pulled(p);

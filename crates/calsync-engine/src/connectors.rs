@@ -80,12 +80,7 @@ impl Providers for Connectors {
         {
             return Ok(p.clone());
         }
-        let endpoints = self.endpoints(account.provider).ok_or_else(|| {
-            SyncError::Secret(format!(
-                "sync with {} is not configured on this server (see the README's configuration section)",
-                account.provider
-            ))
-        })?;
+        let endpoints = self.endpoints(account.provider).ok_or(SyncError::NotConfigured(account.provider))?;
         let context = secret_context(account.user_id, account.provider, &account.remote_user);
         let refresh =
             self.sealer.open(&account.secret, &context).map_err(|e: SealError| SyncError::Secret(e.to_string()))?;

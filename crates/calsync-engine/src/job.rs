@@ -109,7 +109,10 @@ pub async fn run_link(
         if run.push.as_ref().is_some_and(|p| p.conflicts > 0) {
             match crate::policy::apply_policy(store, link, source).await {
                 Ok(0) => {}
-                Ok(_) => store.mark_due(link.id, Timestamp::now()).await?,
+                Ok(_) => {
+                    store.mark_due(link.id, Timestamp::now()).await?;
+                    store.mark_siblings_due(link.id, Timestamp::now()).await?;
+                }
                 Err(e) => run.error = Some(e),
             }
         }

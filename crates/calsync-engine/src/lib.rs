@@ -34,6 +34,10 @@ pub enum SyncError {
     /// A stored secret cannot be opened (wrong or missing key): the account needs the user.
     #[error("the account's stored credentials cannot be read: {0}")]
     Secret(String),
+    /// This process is not configured for the account's provider: an operator's matter,
+    /// not the user's (the account is left as it is).
+    #[error("sync with {0} is not configured in this process (see the README's configuration section)")]
+    NotConfigured(calsync_core::Source),
 }
 
 /// The conflict record for a plan that ended in a conflict.

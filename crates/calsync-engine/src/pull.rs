@@ -97,7 +97,7 @@ pub async fn pull(
     summary.pages = listing.pages;
     summary.remote_events = listing.events.len();
     let cursor = listing.cursor.clone();
-    let mut ops = plan_pull(store, link, listing, &mut summary).await?;
+    let mut ops = plan_pull(store, provider, link, listing, &mut summary).await?;
     let deletions = ops.iter().filter(|o| matches!(o, PullOp::Delete { .. })).count();
     // The user's answer to a pull brake covers at most the deletions they were shown.
     let pull_brake = link.brake.as_ref().filter(|b| b.kind == BrakeKind::Pull);
@@ -156,6 +156,7 @@ struct Known {
 
 async fn plan_pull(
     store: &dyn SyncStore,
+    provider: &dyn Provider,
     link: &Link,
     listing: Listing,
     summary: &mut PullSummary,
@@ -233,10 +234,10 @@ async fn plan_pull(
         } else {
             for l in missing {
                 if let Some(w) = window
-                    && !in_sight(store, link, l.event_id, w).await?
+                    && (!in_sight(store, link, l.event_id, w).await? || still_there(provider, link, &l.remote_id).await)
                 {
-                    // Not listed because it lies outside the listing's window, not because
-                    // it was deleted.
+                    // Not listed because it lies outside the listing's window (or at its
+                    // edge), not because it was deleted.
                     continue;
                 }
                 let k = Known { local: local_input(store, link, l.event_id).await?, link: l };
@@ -267,6 +268,20 @@ async fn in_sight(store: &dyn SyncStore, link: &Link, id: EventId, w: ListingWin
         }
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Whether the provider still has an event a windowed listing did not list. Asked before
+/// deleting anything on the strength of a window: an event at the window's edge, or one
+/// the listing could not read, is kept. In doubt (the provider cannot say), it is kept.
+async fn still_there(provider: &dyn Provider, link: &Link, remote_id: &str) -> bool {
+    match provider.get(&link.remote_calendar_id, remote_id).await {
+        Ok(None) => false,
+        Ok(Some(r)) => !matches!(r.state, RemoteState::Deleted),
+        Err(e) => {
+            tracing::warn!(link = %link.id, remote_id, error = %e, "could not tell whether an unlisted event was deleted; keeping it");
+            true
+        }
     }
 }
 

@@ -12,6 +12,38 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast, watch};
 
+/// Stores a refresh token `provider` was handed in place of the account's (Microsoft
+/// rotates them on every refresh): the old one may be dead already. Only over the secret
+/// `account` has, so a reconnect meanwhile is not overwritten. Returns the new secret.
+pub async fn keep_rotated_secret(
+    providers: &dyn Providers,
+    store: &dyn SyncStore,
+    account: &Account,
+    provider: &Arc<dyn Provider>,
+) -> Option<Vec<u8>> {
+    let stored = match providers.rotated_secret(account, provider) {
+        Ok(None) => return None,
+        Ok(Some(sealed)) => {
+            store.set_account_secret(account.id, &account.secret, &sealed).await.map(|kept| (kept, sealed))
+        }
+        Err(e) => {
+            tracing::error!(account = %account.id, error = %e, "could not seal the provider's new refresh token");
+            return None;
+        }
+    };
+    match stored {
+        Ok((true, sealed)) => Some(sealed),
+        Ok((false, _)) => {
+            tracing::info!(account = %account.id, "the account was reconnected meanwhile; its new grant is kept");
+            None
+        }
+        Err(e) => {
+            tracing::error!(account = %account.id, error = %e, "could not store the provider's new refresh token");
+            None
+        }
+    }
+}
+
 /// Connectors for accounts.
 pub trait Providers: Send + Sync {
     fn for_account(&self, account: &Account) -> Result<Arc<dyn Provider>, SyncError>;
@@ -68,12 +100,18 @@ impl Worker {
     async fn run_account(&self, account: &Account) -> Result<Vec<LinkRun>, SyncError> {
         let provider = match self.providers.for_account(account) {
             Ok(p) => p,
+            Err(e @ SyncError::NotConfigured(_)) => {
+                tracing::error!(account = %account.id, error = %e, "cannot sync this account here");
+                return Err(e);
+            }
             Err(e) => {
                 self.store.set_account_state(account.id, AccountState::NeedsReauth, Some(&e.to_string())).await?;
                 return Err(e);
             }
         };
         let webhook = self.providers.webhook_url(account);
+        // The account as stored: its secret moves when the provider rotates the refresh token.
+        let mut current = account.clone();
         let mut runs = Vec::new();
         for link in self.store.due_links(account.id, Timestamp::now()).await? {
             if !self.store.renew_lease(account.id, &self.owner, later(self.lease)).await? {
@@ -89,7 +127,9 @@ impl Worker {
             };
             // Whatever became of the job, a refresh token the provider rotated meanwhile is
             // kept: the old one may be dead already.
-            self.keep_rotated_secret(account, &provider).await;
+            if let Some(sealed) = keep_rotated_secret(&*self.providers, &*self.store, &current, &provider).await {
+                current.secret = sealed;
+            }
             let Some(run) = run else {
                 tracing::warn!(account = %account.id, link = %link.id, "lost the account's lease mid-job; stopping");
                 break;
@@ -120,19 +160,6 @@ impl Worker {
             runs.push(run);
         }
         Ok(runs)
-    }
-
-    /// Stores a refresh token the provider rotated during the job: the old one may already
-    /// be dead, and losing the new one would lose the account.
-    async fn keep_rotated_secret(&self, account: &Account, provider: &Arc<dyn Provider>) {
-        let stored = match self.providers.rotated_secret(account, provider) {
-            Ok(None) => return,
-            Ok(Some(sealed)) => self.store.set_account_secret(account.id, &sealed).await.map_err(SyncError::from),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = stored {
-            tracing::error!(account = %account.id, error = %e, "could not store the provider's new refresh token");
-        }
     }
 
     /// Renews the account's lease every third of its length; returns only when it is lost.

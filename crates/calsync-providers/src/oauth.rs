@@ -91,9 +91,13 @@ impl OAuthClient {
             .append_pair("scope", &self.scopes.join(" "))
             .append_pair("state", state)
             .append_pair("code_challenge", &pkce.challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("access_type", "offline")
-            .append_pair("prompt", "consent");
+            .append_pair("code_challenge_method", "S256");
+        // Microsoft grants a refresh token for the `offline_access` scope; Google for
+        // `access_type=offline`, and only with a consent screen every time. Microsoft's
+        // `prompt=consent` would force user consent where an admin has already granted it.
+        if !self.scopes.iter().any(|s| s == "offline_access") {
+            q.append_pair("access_type", "offline").append_pair("prompt", "consent");
+        }
         if let Some(hint) = login_hint {
             q.append_pair("login_hint", hint);
         }
@@ -174,7 +178,10 @@ impl OAuthClient {
         }
         let err: Option<TokenError> = serde_json::from_slice(&body).ok();
         match (status, err) {
-            (400 | 401, Some(e)) if e.error == "invalid_grant" => {
+            // Microsoft: the user must sign in again or consent (protocols.md §2.7).
+            (400 | 401, Some(e))
+                if matches!(e.error.as_str(), "invalid_grant" | "interaction_required" | "consent_required") =>
+            {
                 Err(ProviderError::NeedsReauth(e.error_description.unwrap_or(e.error)))
             }
             (s, _) if s >= 500 || s == 429 => Err(transient(format!("token endpoint answered {s}"))),

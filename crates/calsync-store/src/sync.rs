@@ -364,17 +364,19 @@ pub trait SyncStore: crate::Store {
     ) -> Result<Account, StoreError>;
     async fn get_account(&self, user: UserId, id: AccountId) -> Result<Account, StoreError>;
     async fn list_accounts(&self, user: UserId) -> Result<Vec<Account>, StoreError>;
-    /// Accounts over all users (a server without a sealing key refuses to start with any).
-    async fn count_accounts(&self) -> Result<i64, StoreError>;
+    /// The providers of the accounts over all users: a server that is not configured for
+    /// one of them refuses to start rather than silently stop syncing those accounts.
+    async fn account_providers(&self) -> Result<Vec<Source>, StoreError>;
     async fn set_account_state(
         &self,
         id: AccountId,
         state: AccountState,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
-    /// Replaces the account's sealed secret (a provider rotated the refresh token), leaving
-    /// its state alone.
-    async fn set_account_secret(&self, id: AccountId, secret: &[u8]) -> Result<(), StoreError>;
+    /// Replaces the account's sealed secret `old` with `new` (a provider rotated the refresh
+    /// token), leaving its state alone. `false`: the secret is no longer `old` (the user
+    /// reconnected meanwhile), and nothing changed.
+    async fn set_account_secret(&self, id: AccountId, old: &[u8], new: &[u8]) -> Result<bool, StoreError>;
 
     /// Links a local calendar to a remote one. The checkpoint starts at 0: after the import
     /// pairs what the remote already has, the push replays the calendar's log, which creates

@@ -389,3 +389,21 @@ conformance!(an_account_lease_is_held_by_one_owner_at_a_time, |store| {
     let after = later.checked_add(jiff::SignedDuration::from_secs(60)).unwrap_or(later);
     assert!(store.claim_account("worker-b", later, after).await.unwrap_or_else(|e| panic!("{e}")).is_some());
 });
+
+conformance!(a_rotated_secret_replaces_only_the_secret_it_was_rotated_from, |store| {
+    let ada = user(&store, "ada").await;
+    let account = store
+        .upsert_account(ada, Source::Microsoft, "ada@example.com", b"grant-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store.set_account_secret(account.id, b"grant-1", b"grant-1-rotated").await.unwrap_or_else(|e| panic!("{e}"))
+    );
+    // The user reconnects while a worker still holds the old grant's rotation.
+    store.upsert_account(ada, Source::Microsoft, "ada@example.com", b"grant-2").await.unwrap_or_else(|e| panic!("{e}"));
+    let stale = store.set_account_secret(account.id, b"grant-1-rotated", b"grant-1-rotated-again").await;
+    assert!(!stale.unwrap_or_else(|e| panic!("{e}")), "a stale rotation does not overwrite the new grant");
+    let now = store.get_account(ada, account.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(now.secret, b"grant-2");
+    assert_eq!(store.account_providers().await.unwrap_or_else(|e| panic!("{e}")), [Source::Microsoft]);
+});

@@ -200,12 +200,31 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// A database with accounts of a provider this process is not configured for: refuse to
+/// start rather than silently stop syncing them (or mark them for reconnection).
+async fn refuse_unconfigured_accounts(settings: &Settings, store: &dyn calsync_store::SyncStore) -> anyhow::Result<()> {
+    for provider in store.account_providers().await? {
+        let configured = match provider {
+            calsync_core::Source::Google => settings.google.is_some(),
+            calsync_core::Source::Microsoft => settings.microsoft.is_some(),
+            calsync_core::Source::Local | calsync_core::Source::Caldav => true,
+        };
+        anyhow::ensure!(
+            configured,
+            "this database has connected {provider} accounts but {provider} sync is not configured (the [{provider}] \
+             table with client_id and client_secret, and encryption_key): refusing to start rather than silently stop syncing"
+        );
+    }
+    Ok(())
+}
+
 /// `calsync worker`: sync workers without the HTTP API.
 async fn worker(settings: &Settings, store: Arc<dyn calsync_store::SyncStore>) -> anyhow::Result<()> {
     anyhow::ensure!(
         settings.any_provider(),
         "no provider is configured: set google.client_id and google.client_secret, or a [microsoft] table (see the README), or there is nothing to sync",
     );
+    refuse_unconfigured_accounts(settings, &*store).await?;
     let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.listen));
     let setup = sync::setup(settings, &base)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -266,6 +285,7 @@ async fn sync_now(
     )
     .await;
     spinner.finish_and_clear();
+    calsync_engine::worker::keep_rotated_secret(&*setup.providers, &*store, &account, &provider).await;
     store.release_account(account.id, &owner).await?;
     let run = run?;
     if let Some(p) = &run.pull {
@@ -309,17 +329,13 @@ async fn run(
     state.trash_retention = std::time::Duration::from_secs(u64::from(settings.trash_days) * 86_400);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
+    refuse_unconfigured_accounts(settings, &*state.store).await?;
     if settings.any_provider() {
         let setup = sync::setup(settings, &format!("http://{addr}"))?;
         let schedule = calsync_engine::Schedule::default();
         let changed = Some(state.changed.clone());
         workers = setup.start_workers(&state.store, settings.workers, schedule, &workers_stopped, changed);
         state.sync = Some(setup);
-    } else if state.store.count_accounts().await? > 0 {
-        anyhow::bail!(
-            "this database has connected accounts but no provider is configured ([google] or [microsoft], \
-             and encryption_key): refusing to start rather than silently stop syncing"
-        );
     }
     tracing::info!(%addr, database = %settings.database_url, workers = workers.len(), "calsync is serving");
     if let Some((token, calendar, google)) = &demo {

@@ -143,25 +143,32 @@ impl GraphProvider {
 
     /// An exception of a remote series: the occurrence is patched into an exception, or
     /// deleted when the exception cancels it (Graph's way to cancel one occurrence, §2.4).
-    async fn write_occurrence(&self, series: &SeriesRef, write: &EventWrite<'_>) -> Result<RemoteEvent, ProviderError> {
+    async fn write_occurrence(
+        &self,
+        calendar: &str,
+        series: &SeriesRef,
+        write: &EventWrite<'_>,
+    ) -> Result<RemoteEvent, ProviderError> {
         let occurrence = self.occurrence(&series.series_remote_id, &series.original_start).await?;
         let id = occurrence.as_ref().and_then(|o| o.get("id")).and_then(Value::as_str);
         if write.input.status == Status::Cancelled {
             if let Some(id) = id {
-                self.delete_event(id, None).await?;
+                self.delete_event(calendar, id, None).await?;
             }
             return Self::cancelled_write(series, write);
         }
         // Not listed: cancelled at Outlook (which cannot bring it back), or never there.
         let Some(id) = id else { return Err(ProviderError::NotFound) };
         let body = event_to_graph(write.input, write.local_id, false).map_err(|e| untranslatable(&e, write))?;
-        let out =
-            self.call(Method::PATCH, &self.url(&format!("me/events/{}", segment(id))), &[], Some(&body), None).await?;
+        let url = self.url(&format!("me/calendars/{}/events/{}", segment(calendar), segment(id)));
+        let out = self.call(Method::PATCH, &url, &[], Some(&body), None).await?;
         Self::written(&out, write)
     }
 
-    async fn delete_event(&self, id: &str, etag: Option<&str>) -> Result<(), ProviderError> {
-        let url = self.url(&format!("me/events/{}", segment(id)));
+    /// Deletes event `id` of `calendar`. Confined to the calendar: with immutable ids, an
+    /// event the user moved to another calendar keeps its id and must not be touched there.
+    async fn delete_event(&self, calendar: &str, id: &str, etag: Option<&str>) -> Result<(), ProviderError> {
+        let url = self.url(&format!("me/calendars/{}/events/{}", segment(calendar), segment(id)));
         match self.call(Method::DELETE, &url, &[], None, etag).await {
             Ok(_) | Err(ProviderError::NotFound) => Ok(()),
             Err(e) => Err(e),
@@ -214,12 +221,18 @@ impl Provider for GraphProvider {
         if let Some((master, original)) = parse_synthetic(remote_id) {
             return self.cancelled_occurrence(calendar, master, original).await;
         }
-        Ok(self.fetch_event(calendar, remote_id).await?.as_ref().and_then(event_from_graph))
+        match self.fetch_event(calendar, remote_id).await? {
+            None => Ok(None),
+            // There, but unreadable: never "not found", which would read as deleted.
+            Some(v) => event_from_graph(&v).map(Some).ok_or_else(|| {
+                permanent(200, "unreadable", format!("Outlook event {remote_id} cannot be read as a calendar event"))
+            }),
+        }
     }
 
     async fn create(&self, calendar: &str, write: &EventWrite<'_>) -> Result<RemoteEvent, ProviderError> {
         if let Some(series) = write.series {
-            return self.write_occurrence(series, write).await;
+            return self.write_occurrence(calendar, series, write).await;
         }
         let body = event_to_graph(write.input, write.local_id, true).map_err(|e| untranslatable(&e, write))?;
         let url = self.url(&format!("me/calendars/{}/events", segment(calendar)));
@@ -229,7 +242,7 @@ impl Provider for GraphProvider {
 
     async fn update(
         &self,
-        _calendar: &str,
+        calendar: &str,
         remote_id: &str,
         etag: Option<&str>,
         write: &EventWrite<'_>,
@@ -258,22 +271,31 @@ impl Provider for GraphProvider {
             && let Some(series) = write.series
         {
             // An exception that now cancels its occurrence: Graph cancels by deletion.
-            self.delete_event(remote_id, etag).await?;
+            self.delete_event(calendar, remote_id, etag).await?;
             return Self::cancelled_write(series, write);
         }
         let body = event_to_graph(write.input, write.local_id, false).map_err(|e| untranslatable(&e, write))?;
-        let url = self.url(&format!("me/events/{}", segment(remote_id)));
+        let url = self.url(&format!("me/calendars/{}/events/{}", segment(calendar), segment(remote_id)));
         let out = self.call(Method::PATCH, &url, &[], Some(&body), etag).await?;
         Self::written(&out, write)
     }
 
-    /// A synthetic id is always success: its occurrence is cancelled at Graph (which is all a
-    /// delete could do to it), and Graph has no way to bring it back.
-    async fn delete(&self, _calendar: &str, remote_id: &str, etag: Option<&str>) -> Result<(), ProviderError> {
-        if parse_synthetic(remote_id).is_some() {
-            return Ok(());
+    /// A synthetic id names a cancelled occurrence. Deleting it with its series gone is
+    /// success; deleting it while the series lives means "bring the occurrence back", which
+    /// Graph cannot do: refused, so the event waits with the reason instead of the
+    /// cancellation silently coming back at the next listing.
+    async fn delete(&self, calendar: &str, remote_id: &str, etag: Option<&str>) -> Result<(), ProviderError> {
+        if let Some((master, _)) = parse_synthetic(remote_id) {
+            if self.fetch_event(calendar, master).await?.is_none() {
+                return Ok(());
+            }
+            return Err(permanent(
+                409,
+                "cancelled_occurrence",
+                "this occurrence was cancelled at Outlook, and Graph cannot restore a cancelled occurrence".into(),
+            ));
         }
-        self.delete_event(remote_id, etag).await
+        self.delete_event(calendar, remote_id, etag).await
     }
 
     /// `channel_id` is unused: Graph picks the subscription's id, which the returned channel

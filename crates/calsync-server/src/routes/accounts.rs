@@ -346,7 +346,9 @@ async fn account_calendars(
     let sync = sync(&state)?;
     let account = state.store.get_account(user.id, id).await?;
     let provider = sync.providers.for_account(&account).map_err(|e| ApiError::Upstream(e.to_string()))?;
-    let calendars = provider.calendars().await.map_err(|e| upstream(account.provider, &e))?;
+    let calendars = provider.calendars().await;
+    calsync_engine::worker::keep_rotated_secret(&*sync.providers, &*state.store, &account, &provider).await;
+    let calendars = calendars.map_err(|e| upstream(account.provider, &e))?;
     Ok(Json(RemoteCalendarList {
         calendars: calendars
             .into_iter()

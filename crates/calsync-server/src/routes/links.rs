@@ -67,6 +67,7 @@ pub(crate) async fn unlink(
             if let Err(e) = provider.unwatch(&c).await {
                 tracing::info!(link = %link.id, error = %e, "could not stop the channel; it expires on its own");
             }
+            calsync_engine::worker::keep_rotated_secret(&*sync.providers, &*state.store, &account, &provider).await;
         }
     }
     let events = state.store.delete_link(user, link.id).await?;

@@ -143,18 +143,42 @@ pub struct GraphNotification {
     pub lifecycle_event: Option<String>,
 }
 
+/// Most notifications one batch may carry; Graph batches a few.
+const MAX_BATCH: usize = 100;
+/// Longest subscription id looked up (Graph's are GUIDs).
+const MAX_SUBSCRIPTION_ID: usize = 128;
+
 fn parse_batch(body: &[u8]) -> Result<GraphBatch, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    let batch: GraphBatch = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_field("value", "json", format!("a Graph notification is {{\"value\": [...]}} in JSON: {e}"))
-    })
+    })?;
+    if batch.value.is_empty() || batch.value.len() > MAX_BATCH {
+        return Err(ApiError::bad_field("value", "length", format!("a batch carries 1 to {MAX_BATCH} notifications")));
+    }
+    for (i, n) in batch.value.iter().enumerate() {
+        let id = &n.subscription_id;
+        if id.is_empty() || id.len() > MAX_SUBSCRIPTION_ID || id.chars().any(char::is_control) {
+            return Err(ApiError::bad_field(
+                &format!("value[{i}].subscriptionId"),
+                "format",
+                format!("a subscription id has 1 to {MAX_SUBSCRIPTION_ID} printable characters"),
+            ));
+        }
+    }
+    Ok(batch)
 }
 
 /// The notifications of `batch` that name a live subscription with its secret, with
 /// their link. The rest have no effect; if none is genuine, the batch is refused.
-async fn genuine(state: &AppState, batch: &GraphBatch) -> Result<Vec<(Link, String)>, ApiError> {
+/// Each with its subscription id and lifecycle event (empty for a change notification).
+async fn genuine(state: &AppState, batch: &GraphBatch) -> Result<Vec<(Link, String, String)>, ApiError> {
     let mut found = Vec::new();
     let mut forged = false;
+    let mut seen = HashSet::new();
     for n in &batch.value {
+        if !seen.insert((n.subscription_id.as_str(), n.lifecycle_event.as_deref())) {
+            continue;
+        }
         let Some(link) = state.store.link_by_channel(&n.subscription_id).await? else {
             state.metrics.webhook("unknown_channel");
             continue;
@@ -166,7 +190,7 @@ async fn genuine(state: &AppState, batch: &GraphBatch) -> Result<Vec<(Link, Stri
             forged = true;
             continue;
         }
-        found.push((link, n.lifecycle_event.clone().unwrap_or_default()));
+        found.push((link, n.subscription_id.clone(), n.lifecycle_event.clone().unwrap_or_default()));
     }
     if found.is_empty() {
         return Err(if forged {
@@ -196,7 +220,7 @@ async fn graph_notification(
     let links = genuine(&state, &batch).await?;
     // Persisted (the link is due) before the answer, so a 2xx never loses a change.
     let mut marked = HashSet::new();
-    for (link, _) in links {
+    for (link, _, _) in links {
         if marked.insert(link.id) {
             mark_due_debounced(&state, link.id).await?;
         }
@@ -221,13 +245,15 @@ async fn graph_lifecycle(
     }
     let batch = parse_batch(&body).inspect_err(|_| state.metrics.webhook("malformed"))?;
     let now = state.clock.now();
-    for (link, event) in genuine(&state, &batch).await? {
+    for (link, subscription, event) in genuine(&state, &batch).await? {
         match event.as_str() {
             // The subscription needs a fresh authorization, or is gone: the link's next job
             // replaces it (a new subscription first, then the old one is deleted), and its
             // pull catches up on whatever was not announced meanwhile.
             "reauthorizationRequired" | "subscriptionRemoved" => {
-                if let Some(mut channel) = link.channel.clone() {
+                // Only if it is still the link's subscription: one replaced meanwhile is
+                // left alone (the new one must not be orphaned).
+                if let Some(mut channel) = link.channel.clone().filter(|c| c.id == subscription) {
                     channel.expires_at = now;
                     state.store.set_channel(link.id, Some(&channel)).await?;
                 }

@@ -306,8 +306,11 @@ impl SyncStore for SqlStore {
         rows.iter().map(account_from_row).collect()
     }
 
-    async fn count_accounts(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await?)
+    async fn account_providers(&self) -> Result<Vec<Source>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar("SELECT DISTINCT provider FROM accounts ORDER BY provider")
+            .fetch_all(&self.pool)
+            .await?;
+        names.iter().map(|n| source(n)).collect()
     }
 
     async fn set_account_state(
@@ -330,15 +333,16 @@ impl SyncStore for SqlStore {
         Ok(())
     }
 
-    async fn set_account_secret(&self, id: AccountId, secret: &[u8]) -> Result<(), StoreError> {
+    async fn set_account_secret(&self, id: AccountId, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
         let now = self.now();
-        sqlx::query("UPDATE accounts SET secret = $2, updated_at = $3 WHERE id = $1")
+        let done = sqlx::query("UPDATE accounts SET secret = $3, updated_at = $4 WHERE id = $1 AND secret = $2")
             .bind(id.as_uuid())
-            .bind(secret)
+            .bind(old)
+            .bind(new)
             .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn create_link(

@@ -184,11 +184,20 @@ impl GraphProvider {
         let to = window.end.saturating_add(INSTANCES_MARGIN).unwrap_or(window.end);
         let listed: HashSet<String> =
             self.instances(&master.id, from, to).await?.iter().filter_map(instance_key).collect();
-        Ok(generated
-            .iter()
-            .filter(|g| !listed.contains(&key(&g.original)))
-            .map(|g| rules.cancelled_stub(&master.id, input, g))
-            .collect())
+        let missing: Vec<_> = generated.iter().filter(|g| !listed.contains(&key(&g.original))).collect();
+        if !listed.is_empty() && missing.len() * 2 > generated.len() {
+            // Most of what the rule gives is not where Graph lists it: the expansion does
+            // not match Graph's (an unreadable zone, a rule read differently), not half a
+            // series cancelled. Cancelling on that guess would cancel real meetings.
+            tracing::warn!(
+                series = %master.id,
+                missing = missing.len(),
+                generated = generated.len(),
+                "the series' occurrences do not match Graph's; not inferring cancellations"
+            );
+            return Ok(Vec::new());
+        }
+        Ok(missing.into_iter().map(|g| rules.cancelled_stub(&master.id, input, g)).collect())
     }
 
     /// The occurrence (or exception) of series `series_id` whose original start is

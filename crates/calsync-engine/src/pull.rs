@@ -148,6 +148,15 @@ pub async fn pull(
     Ok(summary)
 }
 
+/// What this pull knows so far, for adopting a remote event it meets for the first time:
+/// the event links by remote id, the series it listed, and the hub events it is deleting.
+#[derive(Clone, Copy)]
+struct Adopting<'a> {
+    by_remote: &'a HashMap<String, EventLink>,
+    series_inputs: &'a HashMap<String, EventInput>,
+    deleting: &'a HashSet<EventId>,
+}
+
 /// What the hub knows of a linked event, for the three-way rule.
 struct Known {
     link: EventLink,
@@ -215,8 +224,27 @@ async fn plan_pull(
                 ops.extend(decide(&k, local.as_ref(), Some((&theirs, &input)), &remote, summary));
             }
             (RemoteState::Present(input), None) => {
-                if let Some(op) = adopt(store, link, &remote, *input, &by_remote, &series_inputs, summary).await? {
-                    if let PullOp::Create { link: l, .. } | PullOp::Link { link: l } = &op {
+                let deleting: HashSet<EventId> = ops
+                    .iter()
+                    .filter_map(|o| match o {
+                        PullOp::Delete { event_id } => Some(*event_id),
+                        _ => None,
+                    })
+                    .collect();
+                let known = Adopting { by_remote: &by_remote, series_inputs: &series_inputs, deleting: &deleting };
+                if let Some(op) = adopt(store, link, &remote, *input, &known, summary).await? {
+                    if let PullOp::Create { link: l, .. }
+                    | PullOp::Link { link: l }
+                    | PullOp::Conflict { link: l, .. } = &op
+                    {
+                        // Paired with an event linked under another remote id: that pairing is
+                        // replaced, not a remote deletion for the reconciliation below.
+                        let replaced: Vec<String> = by_remote
+                            .values()
+                            .filter(|o| o.event_id == l.event_id && o.remote_id != l.remote_id)
+                            .map(|o| o.remote_id.clone())
+                            .collect();
+                        seen.extend(replaced);
                         by_remote.insert(l.remote_id.clone(), l.clone());
                     }
                     ops.push(op);
@@ -365,10 +393,10 @@ async fn adopt(
     link: &Link,
     remote: &RemoteEvent,
     mut input: EventInput,
-    by_remote: &HashMap<String, EventLink>,
-    series_inputs: &HashMap<String, EventInput>,
+    known: &Adopting<'_>,
     summary: &mut PullSummary,
 ) -> Result<Option<PullOp>, SyncError> {
+    let Adopting { by_remote, series_inputs, deleting } = *known;
     let theirs = Content::of(&input);
     let new_link = |event_id: EventId, base: Content, state: EventLinkState, error: Option<String>| EventLink {
         link_id: link.id,
@@ -392,15 +420,7 @@ async fn adopt(
                     return Ok(Some(PullOp::Link { link: new_link(id, theirs, EventLinkState::Ok, None) }));
                 }
                 let ours = Content::of(&existing.draft.to_input());
-                return Ok(Some(match plan(None, Some(&ours), Some(&theirs)) {
-                    Plan::NewBase { content } => PullOp::Link { link: new_link(id, content, EventLinkState::Ok, None) },
-                    other => {
-                        summary.conflicts += 1;
-                        let error = "first pairing found different content on both sides".to_owned();
-                        let conflict = crate::conflict_record(&other, Some(&ours), Some(&theirs), remote.updated);
-                        PullOp::Conflict { link: new_link(id, theirs, EventLinkState::Conflict, Some(error)), conflict }
-                    }
-                }));
+                return Ok(Some(pair(id, &ours, theirs, &new_link, remote, summary)));
             }
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -443,6 +463,18 @@ async fn adopt(
     }
     // The content as it will be stored (a stub now has its series' content).
     let theirs = Content::of(&input);
+    // The hub may already have this occurrence's exception: edited on another provider too,
+    // or listed before under another id (a cancelled occurrence's stub). Pair with it: a
+    // second exception for one occurrence cannot exist.
+    if let Some(series) = &remote.series
+        && let Some(master) = by_remote.get(&series.series_remote_id)
+        && let Ok(original) = calsync_core::EventTime::parse(&series.original_start)
+        && let Some(existing) = store.live_exception(link.user_id, master.event_id, &original).await?
+        && !deleting.contains(&existing.id)
+    {
+        let ours = Content::of(&existing.draft.to_input());
+        return Ok(Some(pair(existing.id, &ours, theirs, &new_link, remote, summary)));
+    }
     let id = local_id.unwrap_or_default();
     match EventDraft::parse(input) {
         Ok(draft) => {
@@ -453,6 +485,27 @@ async fn adopt(
             summary.skipped += 1;
             tracing::warn!(remote = %remote.id, error = %v, "a remote event does not fit calsync's rules; skipped");
             Ok(None)
+        }
+    }
+}
+
+/// Pairs a remote event with the hub's event `id` met for the first time: equal content
+/// becomes the base, different content a conflict.
+fn pair(
+    id: EventId,
+    ours: &Content,
+    theirs: Content,
+    new_link: &dyn Fn(EventId, Content, EventLinkState, Option<String>) -> EventLink,
+    remote: &RemoteEvent,
+    summary: &mut PullSummary,
+) -> PullOp {
+    match plan(None, Some(ours), Some(&theirs)) {
+        Plan::NewBase { content } => PullOp::Link { link: new_link(id, content, EventLinkState::Ok, None) },
+        other => {
+            summary.conflicts += 1;
+            let error = "first pairing found different content on both sides".to_owned();
+            let conflict = crate::conflict_record(&other, Some(ours), Some(&theirs), remote.updated);
+            PullOp::Conflict { link: new_link(id, theirs, EventLinkState::Conflict, Some(error)), conflict }
         }
     }
 }

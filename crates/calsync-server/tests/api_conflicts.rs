@@ -392,8 +392,12 @@ async fn a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided(db:
     s.create("Lunch").await;
     s.edit_both(&id, "Offsite", "Offsite (app)", "Offsite (Google)").await;
     let conflict = s.wait_for_conflicts(1).await.remove(0);
+    // The job records the conflict, then pauses the link.
+    eventually("the link pauses", || async {
+        s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json["state"] == "paused"
+    })
+    .await;
     let status = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
-    assert_eq!(status["state"], "paused", "{status}");
     assert!(status["brake"].as_str().is_some_and(|b| b.contains("conflict")), "{status}");
 
     // While paused, nothing flows: a Google edit of another event waits.

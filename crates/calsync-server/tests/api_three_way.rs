@@ -166,3 +166,62 @@ async fn a_weekly_series_made_in_google_has_the_same_occurrences_in_outlook_acro
     assert_eq!(in_outlook, in_google, "Outlook's occurrences are Google's, DST included");
     assert_eq!(google_events(&s.google).await.len(), 1, "nothing came back to Google as a second series");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_occurrence_edited_in_google_and_in_outlook_becomes_one_question_not_a_stall() {
+    let s = ThreeWay::new(TestDb::sqlite()).await;
+    let series = s
+        .create_in_google(&json!({"summary": "Standup",
+            "start": {"dateTime": "2026-06-01T09:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-06-01T09:15:00", "timeZone": "Europe/Berlin"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=8"]}))
+        .await;
+    let google_id = series["id"].as_str().unwrap_or_default().to_owned();
+    eventually("the series reached Outlook", || async {
+        outlook_events(&s.graph).await.iter().any(|e| e["type"] == "seriesMaster")
+    })
+    .await;
+    let master = outlook_events(&s.graph).await.into_iter().find(|e| e["type"] == "seriesMaster").unwrap_or_default();
+    let master_id = master["id"].as_str().unwrap_or_default().to_owned();
+
+    // The 8 June standup is renamed in both places before calsync looks.
+    let instance = format!("{google_id}_20260608T070000Z");
+    let renamed: Value = reqwest::Client::new()
+        .patch(format!("{}calendars/primary/events/{instance}", s.google.api_root()))
+        .bearer_auth(s.google.access_token(GOOGLE_USER))
+        .json(&json!({"summary": "Standup (Google)"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(renamed["summary"], "Standup (Google)", "{renamed}");
+    let occurrences =
+        support::graph::outlook_instances(&s.graph, &master_id, "2026-06-08T00:00:00Z", "2026-06-09T00:00:00Z").await;
+    let occurrence = occurrences[0]["id"].as_str().unwrap_or_default().to_owned();
+    patch_in_outlook(&s.graph, &occurrence, &json!({"subject": "Standup (Outlook)"})).await;
+
+    // calsync asks once which name wins, and both links keep running.
+    eventually("one conflict about the occurrence", || async {
+        let open = s.app.get("/api/v1/conflicts?state=open", &s.token).await.json;
+        open["conflicts"].as_array().is_some_and(|c| c.len() == 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let links = s.app.get("/api/v1/links", &s.token).await.json;
+    for l in links["links"].as_array().into_iter().flatten() {
+        let id = l["id"].as_str().unwrap_or_default();
+        let st = s.app.get(&format!("/api/v1/links/{id}/status"), &s.token).await.json;
+        assert_eq!(st["failures"], 0, "no link is stuck: {st}");
+    }
+    let feed = s
+        .app
+        .get(
+            &format!("/api/v1/calendars/{}/events?start=2026-06-08T00:00:00Z&end=2026-06-09T00:00:00Z", s.calendar),
+            &s.token,
+        )
+        .await;
+    let exceptions = feed.json["events"].as_array().into_iter().flatten().filter(|e| e["original_start"].is_object());
+    assert_eq!(exceptions.count(), 1, "one exception for the occurrence, not two: {}", feed.json);
+}

@@ -90,6 +90,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn create_events(&self, user: UserId, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError>;
     /// An event, including a deleted one (a tombstone).
     async fn get_event(&self, user: UserId, id: EventId) -> Result<Event, StoreError>;
+    /// The live exception of `series` replacing its occurrence at `original`, if any.
+    async fn live_exception(
+        &self,
+        user: UserId,
+        series: EventId,
+        original: &calsync_core::EventTime,
+    ) -> Result<Option<Event>, StoreError>;
     /// Replaces an event's content. A draft equal to the stored one changes nothing (no new
     /// version, no change row), so replays and echoes are free.
     async fn update_event(

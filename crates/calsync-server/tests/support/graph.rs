@@ -125,8 +125,8 @@ pub async fn delete_in_outlook(graph: &GraphEmulator, id: &str) {
     assert_eq!(status, 204, "{body}");
 }
 
-/// The start instants (UTC, RFC 3339) of a series' occurrences in `[start, end)`.
-pub async fn outlook_occurrence_starts(graph: &GraphEmulator, master: &str, start: &str, end: &str) -> Vec<String> {
+/// A series' occurrences and exceptions in `[start, end)`, as Graph lists them.
+pub async fn outlook_instances(graph: &GraphEmulator, master: &str, start: &str, end: &str) -> Vec<Value> {
     let (status, list) = call(
         graph,
         Method::GET,
@@ -135,11 +135,15 @@ pub async fn outlook_occurrence_starts(graph: &GraphEmulator, master: &str, star
     )
     .await;
     assert_eq!(status, 200, "{list}");
-    let mut starts: Vec<String> = list["value"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["start"]["dateTime"].as_str())
+    list["value"].as_array().cloned().unwrap_or_default()
+}
+
+/// The start instants (UTC, RFC 3339) of a series' occurrences in `[start, end)`.
+pub async fn outlook_occurrence_starts(graph: &GraphEmulator, master: &str, start: &str, end: &str) -> Vec<String> {
+    let mut starts: Vec<String> = outlook_instances(graph, master, start, end)
+        .await
+        .iter()
+        .filter_map(|o| o["start"]["dateTime"].as_str().map(str::to_owned))
         .filter_map(|s| format!("{}Z", s.trim_end_matches('Z')).parse::<jiff::Timestamp>().ok())
         .map(|t| t.to_string())
         .collect();

@@ -691,6 +691,25 @@ impl Store for SqlStore {
         fetch_event(&mut conn, user, id).await
     }
 
+    async fn live_exception(
+        &self,
+        user: UserId,
+        series: EventId,
+        original: &calsync_core::EventTime,
+    ) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            event_cols!(),
+            " FROM events WHERE user_id = $1 AND series_id = $2 AND original_key = $3 AND deleted_at IS NULL"
+        ))
+        .bind(user.as_uuid())
+        .bind(series.as_uuid())
+        .bind(original.compact())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
     async fn update_event(
         &self,
         user: UserId,

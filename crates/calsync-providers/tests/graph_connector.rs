@@ -499,8 +499,14 @@ async fn throttling_is_transient_with_graphs_retry_after() {
         Err(ProviderError::Transient { retry_after, .. }) => assert_eq!(retry_after, Some(Duration::from_secs(7))),
         other => panic!("expected a transient error, got {other:?}"),
     }
-    w.control(Method::POST, "/_emulator/faults", json!({"status": 503, "path": "/v1.0/me/calendars"})).await;
-    assert!(w.graph.calendars().await.is_err_and(|e| e.is_transient()));
+    // A short wait is waited out in the call (a listing is not thrown away for it), a few
+    // times; then the engine's backoff takes over.
+    let brief = json!({"status": 503, "retry_after": 1, "path": "/v1.0/me/calendars", "count": 2});
+    w.control(Method::POST, "/_emulator/faults", brief).await;
+    assert!(w.graph.calendars().await.is_ok(), "two brief 503s are waited out");
+    let long = json!({"status": 503, "retry_after": 1, "path": "/v1.0/me/calendars", "count": 4});
+    w.control(Method::POST, "/_emulator/faults", long).await;
+    assert!(w.graph.calendars().await.is_err_and(|e| e.is_transient()), "the fourth refusal goes to the engine");
     assert!(w.graph.calendars().await.is_ok(), "the fault is over");
 }
 
@@ -641,4 +647,18 @@ async fn at_most_four_requests_are_in_flight_per_mailbox() {
     let log = w.requests().await;
     assert_eq!(log.len(), 12);
     assert!(log.iter().all(|r| r["status"] == 200), "{log:#?}");
+}
+
+#[tokio::test]
+async fn without_a_per_calendar_delta_the_default_calendar_is_followed_through_me_calendar_view() {
+    let w = world().await;
+    w.outlook_create(single("Standup", "2026-03-02T09:00:00", "2026-03-02T09:15:00")).await;
+    // Graph v1.0 refuses the per-calendar delta path (it is beta only in Microsoft's docs).
+    let refusal = json!({"status": 400, "code": "BadRequest", "method": "GET", "path": "/calendars/", "count": 1});
+    w.control(Method::POST, "/_emulator/faults", refusal).await;
+    let listing = list_all(&w, None).await.unwrap_or_else(|e| panic!("full listing: {e}"));
+    assert_eq!(listing.events.len(), 1, "{:?}", listing.events);
+    w.outlook_create(single("Retro", "2026-03-03T15:00:00", "2026-03-03T16:00:00")).await;
+    let delta = list_all(&w, Some(&listing.cursor)).await.unwrap_or_else(|e| panic!("delta: {e}"));
+    assert_eq!(delta.events.len(), 1, "the delta follows me/calendarView: {:?}", delta.events);
 }

@@ -115,7 +115,7 @@ impl GraphProvider {
         page: Option<&str>,
     ) -> Result<ChangePage, ProviderError> {
         let full = cursor.is_none();
-        let pos = match (page, cursor) {
+        let mut pos = match (page, cursor) {
             (Some(p), _) => Position::decode(p).ok_or_else(|| {
                 permanent(0, "page_token", "the Graph page token is not one this connector wrote".into())
             })?,
@@ -140,7 +140,29 @@ impl GraphProvider {
                 Position::new(link.to_string(), window)
             }
         };
-        let mut body = self.call(Method::GET, &pos.link, &[], None, None).await?;
+        let mut body = match self.call(Method::GET, &pos.link, &[], None, None).await {
+            // Graph v1.0 may not follow one calendar by id (beta only, §2.3). The default
+            // calendar has the documented `me/calendarView/delta`: use it for that one.
+            Err(ProviderError::Permanent { status: 400 | 404, .. }) if page.is_none() && cursor.is_none() => {
+                let default = self.call(Method::GET, &self.url("me/calendar"), &[], None, None).await?;
+                if default.get("id").and_then(Value::as_str) != Some(calendar) {
+                    return Err(permanent(
+                        400,
+                        "delta_unsupported",
+                        "Microsoft Graph follows changes only in the default Outlook calendar here; link that one"
+                            .into(),
+                    ));
+                }
+                let mut link = reqwest::Url::parse(&self.url("me/calendarView/delta"))
+                    .map_err(|e| permanent(0, "url", e.to_string()))?;
+                link.query_pairs_mut()
+                    .append_pair("startDateTime", &pos.window().start.to_string())
+                    .append_pair("endDateTime", &pos.window().end.to_string());
+                pos.link = link.to_string();
+                self.call(Method::GET, &pos.link, &[], None, None).await?
+            }
+            other => other?,
+        };
         let items = match body.get_mut("value").map(Value::take) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),

@@ -12,6 +12,11 @@ use std::time::Duration;
 /// Longest `Retry-After` honoured as given; longer asks are capped (the engine's backoff
 /// takes over), as for Google.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+/// A throttled read is tried again at once (after a `Retry-After` up to this long, else a
+/// second), so one 429 does not throw away a long listing; longer waits go to the engine.
+const READ_RETRY_WAIT: Duration = Duration::from_secs(5);
+/// Reads tried again at most this often.
+const READ_RETRIES: u32 = 3;
 
 impl GraphProvider {
     /// `path` under the API root (`me/events/…`).
@@ -42,6 +47,7 @@ impl GraphProvider {
             target.query_pairs_mut().extend_pairs(query);
         }
         let mut forced = false;
+        let mut retries = 0;
         loop {
             let token = self.tokens.get(&self.http, forced).await?;
             let mut req = self
@@ -77,7 +83,20 @@ impl GraphProvider {
             }
             let body =
                 if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-            return if status.is_success() { Ok(body) } else { Err(classify(status, retry_after, &body)) };
+            if status.is_success() {
+                return Ok(body);
+            }
+            let error = classify(status, retry_after, &body);
+            if let ProviderError::Transient { retry_after, .. } = &error {
+                let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                if method == Method::GET && retries < READ_RETRIES && wait <= READ_RETRY_WAIT && status.as_u16() != 408
+                {
+                    retries += 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            return Err(error);
         }
     }
 

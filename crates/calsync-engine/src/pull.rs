@@ -412,6 +412,16 @@ async fn adopt(
     let series_event = remote.series.as_ref().and_then(|r| by_remote.get(&r.series_remote_id)).map(|l| l.event_id);
     let local_id = remote.local_id.filter(|id| Some(*id) != series_event);
     if let Some(id) = local_id {
+        if let Some(paired) = store.event_link(link.id, id).await?
+            && paired.remote_id != remote.id
+        {
+            // Our event is paired with another remote event already: this one is a copy
+            // carrying our id (a create retried after the provider forgot it, a copy made
+            // in Outlook). Re-pairing would flip between the two; it is left alone.
+            summary.skipped += 1;
+            tracing::warn!(remote = %remote.id, paired = %paired.remote_id, event = %id, "a second remote event carries calsync's id; left alone");
+            return Ok(None);
+        }
         match store.get_event(link.user_id, id).await {
             Ok(existing) => {
                 if existing.is_deleted() {

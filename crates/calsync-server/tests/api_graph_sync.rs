@@ -479,3 +479,48 @@ async fn a_rule_outlook_cannot_hold_is_parked_with_the_reason_and_the_rest_flows
         "unchanged here"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_outlook_event_carrying_our_id_does_not_steal_the_pairing() {
+    let s = OutlookLinked::new(TestDb::sqlite(), false, Duration::from_millis(200)).await;
+    let made = s.app.create_event(&s.token, meeting(&s.calendar, "Planned in the app")).await;
+    eventually("the event reached Outlook", || async { outlook_titles(&s.graph).await == ["Planned in the app"] })
+        .await;
+    settled(&s).await;
+    // Graph forgets transaction ids after a while (undocumented); a create replayed after
+    // that makes a second event with our id on it.
+    let forget = reqwest::Client::new()
+        .patch(format!("{}/_emulator/settings", s.graph.base_url()))
+        .json(&json!({"transaction_id_window_secs": 1}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(forget.status().is_success());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let id = made["id"].as_str().unwrap_or_default().to_owned();
+    let cal = support::graph::default_calendar(&s.graph).await;
+    let copy = reqwest::Client::new()
+        .post(format!("{}me/calendars/{cal}/events", s.graph.api_root()))
+        .bearer_auth(s.graph.access_token(calsync_emulators::graph::DEFAULT_USER))
+        .json(&json!({"subject": "A copy", "transactionId": id,
+            "start": {"dateTime": "2026-06-02T09:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-06-02T10:00:00", "timeZone": "Europe/Berlin"}}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(copy.status(), 201);
+    // Through a delta and through a full listing, the app's event keeps its own pairing.
+    control(&s.graph, "delta-tokens/expire", &json!({})).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    settled(&s).await;
+    let now = s.app.get(&format!("/api/v1/events/{id}"), &s.token).await.json;
+    assert_eq!(now["title"], "Planned in the app", "{now}");
+    assert_eq!(now["version"], made["version"], "{now}");
+    let mut titles = outlook_titles(&s.graph).await;
+    titles.sort();
+    assert_eq!(titles, ["A copy", "Planned in the app"], "the copy is left alone, the original untouched");
+    let open = s.app.get("/api/v1/conflicts?state=open", &s.token).await.json;
+    assert_eq!(open["conflicts"], json!([]), "the copy is not taken for the app's event");
+    let st = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
+    assert_eq!(st["linked_events"], 1, "{st}");
+}

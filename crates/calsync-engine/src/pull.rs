@@ -270,15 +270,7 @@ async fn plan_pull(
                 }
                 let k = Known { local: local_input(store, link, l.event_id).await?, link: l };
                 let local = k.local.as_ref().map(Content::of);
-                let gone = RemoteEvent {
-                    id: k.link.remote_id.clone(),
-                    etag: None,
-                    state: RemoteState::Deleted,
-                    series: None,
-                    local_id: None,
-                    stub: false,
-                    updated: None,
-                };
+                let gone = RemoteEvent::deleted(&k.link.remote_id);
                 ops.extend(decide(&k, local.as_ref(), None, &gone, summary));
             }
         }

@@ -32,3 +32,38 @@ impl ProviderError {
         matches!(self, Self::Transient { .. })
     }
 }
+
+/// Longest `Retry-After` honoured as given; longer asks are capped (the engine's backoff
+/// takes over).
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+
+/// A temporary failure, its `Retry-After` capped at [`RETRY_AFTER_CAP`].
+pub(crate) fn transient(message: String, retry_after: Option<Duration>) -> ProviderError {
+    ProviderError::Transient { message, retry_after: retry_after.map(|d| d.min(RETRY_AFTER_CAP)) }
+}
+
+pub(crate) fn permanent(status: u16, reason: &str, message: String) -> ProviderError {
+    ProviderError::Permanent { status, reason: reason.to_owned(), message }
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S GMT", v.trim()).ok()?;
+    let at = jiff::tz::TimeZone::UTC.to_timestamp(at).ok()?;
+    Some(Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Tue, 19 Nov 2013 01:13:52 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -44,6 +44,21 @@ pub struct RemoteEvent {
     pub updated: Option<jiff::Timestamp>,
 }
 
+impl RemoteEvent {
+    /// Gone at the provider: all a deletion says is the id.
+    pub fn deleted(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            etag: None,
+            state: RemoteState::Deleted,
+            series: None,
+            local_id: None,
+            stub: false,
+            updated: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageNext {
     /// More pages: repeat the listing with this page token.

@@ -48,34 +48,25 @@ impl ThreeWay {
         s
     }
 
-    /// Creates an event through Google's own API, as the user's phone would.
+    /// Calls Google's own API as the user's phone would (`path` under the primary calendar).
+    async fn google_api(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}calendars/primary/{path}", self.google.api_root()))
+            .bearer_auth(self.google.access_token(GOOGLE_USER));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
     async fn create_in_google(&self, event: &Value) -> Value {
-        reqwest::Client::new()
-            .post(format!("{}calendars/primary/events", self.google.api_root()))
-            .bearer_auth(self.google.access_token(GOOGLE_USER))
-            .json(event)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.google_api(Method::POST, "events", Some(event)).await
     }
 
     /// The start instants (UTC, RFC 3339) of a Google series' occurrences in `[start, end)`.
     async fn google_occurrence_starts(&self, id: &str, start: &str, end: &str) -> Vec<String> {
-        let list: Value = reqwest::Client::new()
-            .get(format!(
-                "{}calendars/primary/events/{id}/instances?timeMin={start}&timeMax={end}&maxResults=2500",
-                self.google.api_root()
-            ))
-            .bearer_auth(self.google.access_token(GOOGLE_USER))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let path = format!("events/{id}/instances?timeMin={start}&timeMax={end}&maxResults=2500");
+        let list = self.google_api(Method::GET, &path, None).await;
         let mut starts: Vec<String> = list["items"]
             .as_array()
             .into_iter()
@@ -186,16 +177,8 @@ async fn one_occurrence_edited_in_google_and_in_outlook_becomes_one_question_not
 
     // The 8 June standup is renamed in both places before calsync looks.
     let instance = format!("{google_id}_20260608T070000Z");
-    let renamed: Value = reqwest::Client::new()
-        .patch(format!("{}calendars/primary/events/{instance}", s.google.api_root()))
-        .bearer_auth(s.google.access_token(GOOGLE_USER))
-        .json(&json!({"summary": "Standup (Google)"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let renamed =
+        s.google_api(Method::PATCH, &format!("events/{instance}"), Some(&json!({"summary": "Standup (Google)"}))).await;
     assert_eq!(renamed["summary"], "Standup (Google)", "{renamed}");
     let occurrences =
         support::graph::outlook_instances(&s.graph, &master_id, "2026-06-08T00:00:00Z", "2026-06-09T00:00:00Z").await;

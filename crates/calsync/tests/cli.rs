@@ -236,81 +236,56 @@ fn loopback_base_url(word: &str) -> Option<String> {
     (!port.is_empty()).then(|| format!("http://127.0.0.1:{port}"))
 }
 
-#[test]
-fn the_google_emulator_prints_a_base_url_and_a_token_that_work() {
+/// Starts `calsync emulate KIND`, reads the base URL and the access token (the word that
+/// starts with `token_prefix`) it prints, GETs `path` with them, and stops it.
+fn emulator_answers(kind: &str, token_prefix: &str, path: &str) -> (u16, serde_json::Value) {
     let mut cmd = calsync();
-    cmd.args(["emulate", "google", "--listen", "127.0.0.1:0"]);
+    cmd.args(["emulate", kind, "--listen", "127.0.0.1:0"]);
     let mut emulator = Running::start(cmd);
     let (mut base, mut token) = (None, None);
     let (base, token) = emulator.read_until(Duration::from_secs(60), |line| {
         for word in line.split_whitespace() {
             base = base.take().or_else(|| loopback_base_url(word));
-            if word.starts_with("ya29.") {
+            if word.starts_with(token_prefix) {
                 token = Some(word.to_owned());
             }
         }
         base.clone().zip(token.clone())
     });
-
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("a runtime for the client: {e}"));
-    let url = format!("{base}/calendar/v3/users/me/calendarList");
-    let (status, list) = runtime.block_on(async {
+    let url = format!("{base}{path}");
+    let (status, text) = runtime.block_on(async {
         let reply = reqwest::Client::new()
             .get(&url)
             .bearer_auth(&token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        let status = reply.status().as_u16();
-        let text = reply.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        (status, text)
+        (reply.status().as_u16(), reply.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}")))
     });
-    assert_eq!(status, 200, "GET {url} with the printed token: {list}");
-    let list: serde_json::Value = serde_json::from_str(&list).unwrap_or_else(|e| panic!("{e}: {list}"));
+    assert!(emulator.terminate().success());
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {url} with the printed token: {e}: {text}")))
+}
+
+#[test]
+fn the_google_emulator_prints_a_base_url_and_a_token_that_work() {
+    let (status, list) = emulator_answers("google", "ya29.", "/calendar/v3/users/me/calendarList");
+    assert_eq!(status, 200, "{list}");
     let primary = list["items"]
         .as_array()
         .and_then(|items| items.iter().find(|c| c["id"] == "user@example.com"))
         .unwrap_or_else(|| panic!("user@example.com is not in the calendar list: {list}"));
     assert_eq!(primary["primary"], true, "{primary}");
-    assert!(emulator.terminate().success());
 }
 
 #[test]
 fn the_graph_emulator_prints_a_base_url_and_a_token_that_work() {
-    let mut cmd = calsync();
-    cmd.args(["emulate", "graph", "--listen", "127.0.0.1:0"]);
-    let mut emulator = Running::start(cmd);
-    let (mut base, mut token) = (None, None);
-    let (base, token) = emulator.read_until(Duration::from_secs(60), |line| {
-        for word in line.split_whitespace() {
-            base = base.take().or_else(|| loopback_base_url(word));
-            if word.starts_with("eyJ") {
-                token = Some(word.to_owned());
-            }
-        }
-        base.clone().zip(token.clone())
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("a runtime for the client: {e}"));
-    let url = format!("{base}/v1.0/me/calendar");
-    let (status, calendar) = runtime.block_on(async {
-        let reply = reqwest::Client::new()
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        (reply.status().as_u16(), reply.text().await.unwrap_or_default())
-    });
-    assert_eq!(status, 200, "GET {url} with the printed token: {calendar}");
-    let calendar: serde_json::Value = serde_json::from_str(&calendar).unwrap_or_else(|e| panic!("{e}: {calendar}"));
+    let (status, calendar) = emulator_answers("graph", "eyJ", "/v1.0/me/calendar");
+    assert_eq!(status, 200, "{calendar}");
     assert_eq!(calendar["isDefaultCalendar"], true, "{calendar}");
-    assert!(emulator.terminate().success());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 pub mod map;
 
 use crate::Provider;
-use crate::error::ProviderError;
+use crate::error::{ProviderError, parse_retry_after, permanent, transient};
 use crate::model::{ChangePage, Channel, EventWrite, PageNext, RemoteCalendar, RemoteEvent};
 use crate::oauth::AccessTokens;
 use async_trait::async_trait;
@@ -15,8 +15,6 @@ use std::time::Duration;
 
 /// Page size for listings unless told otherwise (Google's maximum is 2,500).
 const PAGE_SIZE: u16 = 1000;
-/// Longest `Retry-After` we honour; longer asks are capped (the backoff takes over).
-const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
 
 #[derive(Debug)]
 pub struct GoogleProvider {
@@ -119,24 +117,6 @@ fn classify(a: &Answer) -> ProviderError {
     }
 }
 
-fn transient(message: String, retry_after: Option<Duration>) -> ProviderError {
-    ProviderError::Transient { message, retry_after: retry_after.map(|d| d.min(RETRY_AFTER_CAP)) }
-}
-
-fn permanent(status: u16, reason: &str, message: String) -> ProviderError {
-    ProviderError::Permanent { status, reason: reason.to_owned(), message }
-}
-
-/// `Retry-After`: delta-seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    if let Ok(secs) = v.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S GMT", v.trim()).ok()?;
-    let at = jiff::tz::TimeZone::UTC.to_timestamp(at).ok()?;
-    let wait = at.duration_since(jiff::Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 fn segment(s: &str) -> String {
@@ -317,13 +297,6 @@ impl Provider for GoogleProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Tue, 19 Nov 2013 01:13:52 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 
     #[test]
     fn path_segments_are_percent_encoded() {

@@ -64,17 +64,6 @@ struct Round<'a> {
     found: Found,
 }
 
-fn deleted(id: &str) -> RemoteEvent {
-    RemoteEvent {
-        id: id.to_owned(),
-        etag: None,
-        state: RemoteState::Deleted,
-        series: None,
-        local_id: None,
-        stub: false,
-        updated: None,
-    }
-}
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
@@ -203,7 +192,7 @@ impl GraphProvider {
         match self.fetch_event(round.calendar, id).await? {
             Some(alive) => self.take_alive(&alive, round).await,
             None => {
-                round.found.push(deleted(id));
+                round.found.push(RemoteEvent::deleted(id));
                 round.pos.series.remove(id);
                 // A cancelled occurrence or a deleted series looks like this too.
                 round.pos.recheck |= removed && !round.full;
@@ -239,7 +228,7 @@ impl GraphProvider {
             return Ok(());
         }
         let Some(master) = self.fetch_event(round.calendar, id).await? else {
-            round.found.push(deleted(id));
+            round.found.push(RemoteEvent::deleted(id));
             round.pos.series.remove(id);
             return Ok(());
         };
@@ -287,9 +276,9 @@ mod tests {
     #[test]
     fn a_later_version_of_an_event_replaces_the_earlier() {
         let mut found = Found::default();
-        found.push(deleted("x"));
-        found.push(deleted("y"));
-        let mut again = deleted("x");
+        found.push(RemoteEvent::deleted("x"));
+        found.push(RemoteEvent::deleted("y"));
+        let mut again = RemoteEvent::deleted("x");
         again.etag = Some("2".into());
         found.push(again);
         assert_eq!(found.events.len(), 2);

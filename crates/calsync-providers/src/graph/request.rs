@@ -3,15 +3,13 @@
 //! engine (protocols.md §2.5).
 
 use super::GraphProvider;
-use crate::error::ProviderError;
+pub(super) use crate::error::{permanent, transient};
+use crate::error::{ProviderError, parse_retry_after};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::time::Duration;
 
-/// Longest `Retry-After` honoured as given; longer asks are capped (the engine's backoff
-/// takes over), as for Google.
-const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
 /// A throttled read is tried again at once (after a `Retry-After` up to this long, else a
 /// second), so one 429 does not throw away a long listing; longer waits go to the engine.
 const READ_RETRY_WAIT: Duration = Duration::from_secs(5);
@@ -161,23 +159,8 @@ pub(super) fn classify(status: StatusCode, retry_after: Option<Duration>, body: 
     }
 }
 
-pub(super) fn transient(message: String, retry_after: Option<Duration>) -> ProviderError {
-    ProviderError::Transient { message, retry_after: retry_after.map(|d| d.min(RETRY_AFTER_CAP)) }
-}
 
-pub(super) fn permanent(status: u16, reason: &str, message: String) -> ProviderError {
-    ProviderError::Permanent { status, reason: reason.to_owned(), message }
-}
 
-/// `Retry-After`: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    if let Ok(secs) = v.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S GMT", v.trim()).ok()?;
-    let at = jiff::tz::TimeZone::UTC.to_timestamp(at).ok()?;
-    Some(Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO))
-}
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters). Graph
 /// ids are base64 with `=`, `+`, `/` or `-`, `_`: all must survive as one segment.
@@ -193,6 +176,7 @@ pub(super) fn segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::RETRY_AFTER_CAP;
     use serde_json::json;
 
     fn status(s: u16) -> StatusCode {
@@ -243,13 +227,6 @@ mod tests {
         assert_eq!(error_code(&json!({"error": {"innererror": {"code": "b"}}})), "b");
         assert_eq!(error_code(&json!({"error": {"code": "c", "innererror": {"code": "d"}}})), "c");
         assert_eq!(error_code(&Value::Null), "");
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Tue, 19 Nov 2013 01:13:52 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]

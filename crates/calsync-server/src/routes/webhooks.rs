@@ -202,6 +202,22 @@ async fn genuine(state: &AppState, batch: &GraphBatch) -> Result<Vec<(Link, Stri
     Ok(found)
 }
 
+/// What Graph posted to a notification URL.
+enum Posted {
+    /// Its validation request, answered with the echo.
+    Validation(Response),
+    /// A batch, reduced to its genuine notifications (link, subscription, lifecycle event).
+    Genuine(Vec<(Link, String, String)>),
+}
+
+async fn read_graph_post(state: &AppState, v: &Validation, body: &[u8]) -> Result<Posted, ApiError> {
+    if let Some(echo) = validation_echo(v) {
+        return echo.map(Posted::Validation);
+    }
+    let batch = parse_batch(body).inspect_err(|_| state.metrics.webhook("malformed"))?;
+    Ok(Posted::Genuine(genuine(state, &batch).await?))
+}
+
 #[utoipa::path(post, path = "/webhooks/graph", tag = "webhooks", params(Validation), request_body = GraphBatch,
     responses((status = 200, description = "The validation token, echoed", content_type = "text/plain"),
               (status = 202, description = "Accepted: the links are due"),
@@ -213,11 +229,10 @@ async fn graph_notification(
     ApiQuery(v): ApiQuery<Validation>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if let Some(echo) = validation_echo(&v) {
-        return echo;
-    }
-    let batch = parse_batch(&body).inspect_err(|_| state.metrics.webhook("malformed"))?;
-    let links = genuine(&state, &batch).await?;
+    let links = match read_graph_post(&state, &v, &body).await? {
+        Posted::Validation(echo) => return Ok(echo),
+        Posted::Genuine(links) => links,
+    };
     // Persisted (the link is due) before the answer, so a 2xx never loses a change.
     let mut marked = HashSet::new();
     for (link, _, _) in links {
@@ -240,12 +255,12 @@ async fn graph_lifecycle(
     ApiQuery(v): ApiQuery<Validation>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if let Some(echo) = validation_echo(&v) {
-        return echo;
-    }
-    let batch = parse_batch(&body).inspect_err(|_| state.metrics.webhook("malformed"))?;
+    let links = match read_graph_post(&state, &v, &body).await? {
+        Posted::Validation(echo) => return Ok(echo),
+        Posted::Genuine(links) => links,
+    };
     let now = state.clock.now();
-    for (link, subscription, event) in genuine(&state, &batch).await? {
+    for (link, subscription, event) in links {
         match event.as_str() {
             // The subscription needs a fresh authorization, or is gone: the link's next job
             // replaces it (a new subscription first, then the old one is deleted), and its

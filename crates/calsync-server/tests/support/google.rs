@@ -31,20 +31,7 @@ pub async fn emulator() -> GoogleEmulator {
 /// Connects the user's Google account the way a browser would, and links `calendar` to the
 /// primary Google calendar. Returns the link id.
 pub async fn connect_and_link(app: &TestApp, token: &str, calendar: &str) -> String {
-    let start = app.send_json(Method::POST, "/api/v1/accounts/google/connect", token, &json!({})).await;
-    assert_eq!(start.status, 200, "{}", start.json);
-    let consent = start.json["authorization_url"].as_str().unwrap_or_default().to_owned();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let redirect = browser.get(&consent).send().await.unwrap_or_else(|e| panic!("{e}"));
-    let callback = redirect.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(callback.starts_with(&app.url("/oauth/google/callback")), "consent redirected to {callback:?}");
-    let done = browser.get(&callback).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(done.status(), 200);
-    // The state is single-use: replaying the callback is refused.
-    assert_eq!(browser.get(&callback).send().await.map(|r| r.status().as_u16()).unwrap_or(0), 400);
+    app.connect_account(token, "google").await;
 
     let accounts = app.get("/api/v1/accounts", token).await;
     let account = &accounts.json["accounts"][0];

@@ -20,18 +20,7 @@ pub async fn emulator() -> GraphEmulator {
 
 /// Connects the user's Microsoft account the way a browser would and returns its id.
 pub async fn connect(app: &TestApp, token: &str) -> String {
-    let start = app.send_json(Method::POST, "/api/v1/accounts/microsoft/connect", token, &json!({})).await;
-    assert_eq!(start.status, 200, "{}", start.json);
-    let consent = start.json["authorization_url"].as_str().unwrap_or_default().to_owned();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let redirect = browser.get(&consent).send().await.unwrap_or_else(|e| panic!("{e}"));
-    let callback = redirect.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(callback.starts_with(&app.url("/oauth/microsoft/callback")), "consent redirected to {callback:?}");
-    let done = browser.get(&callback).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap_or_default());
+    app.connect_account(token, "microsoft").await;
     let accounts = app.get("/api/v1/accounts", token).await;
     let account = accounts.json["accounts"]
         .as_array()

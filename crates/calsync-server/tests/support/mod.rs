@@ -206,6 +206,27 @@ impl TestApp {
         self.client.request(method, self.url(path)).bearer_auth(token)
     }
 
+    /// Connects the user's `provider` account (`google`, `microsoft`) the way a browser
+    /// does: start, follow the emulator's consent redirect, land on the callback, which is
+    /// single-use.
+    pub async fn connect_account(&self, token: &str, provider: &str) {
+        let start =
+            self.send_json(Method::POST, &format!("/api/v1/accounts/{provider}/connect"), token, &json!({})).await;
+        assert_eq!(start.status, 200, "{}", start.json);
+        let consent = start.json["authorization_url"].as_str().unwrap_or_default().to_owned();
+        let browser =
+            Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| panic!("{e}"));
+        let redirect = browser.get(&consent).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let callback = redirect.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(
+            callback.starts_with(&self.url(&format!("/oauth/{provider}/callback"))),
+            "consent redirected to {callback:?}"
+        );
+        let done = browser.get(&callback).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done.status(), 200, "{}", done.text().await.unwrap_or_default());
+        assert_eq!(browser.get(&callback).send().await.map(|r| r.status().as_u16()).unwrap_or(0), 400, "replayed");
+    }
+
     /// A new user; returns its token.
     pub async fn user(&self, name: &str) -> String {
         let response = self

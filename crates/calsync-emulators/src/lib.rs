@@ -7,8 +7,16 @@
 //! - [`graph`]: Microsoft Graph's Outlook calendar (v1.0) with Microsoft identity platform
 //!   OAuth, calendarView delta, subscriptions with webhooks and per-mailbox throttling.
 //! - [`faults`]: the fault-injection and request-log design both share.
+//!
+//! Both also share (privately) how they run as a server, their OAuth authorization endpoint's
+//! mechanics (consent page, redirects, PKCE, client credentials), the control API's request
+//! parsing, and the configuration types `UserSpec` and `PageMode`.
 
+mod config;
+mod control;
 pub mod faults;
 pub mod google;
 pub mod graph;
+mod oauth;
 mod random;
+mod server;

@@ -4,13 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// A test user: their primary calendar's id is the email address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserSpec {
-    pub email: String,
-    #[serde(default)]
-    pub name: Option<String>,
-}
+pub use crate::config::{DEFAULT_CLIENT_SECRET, DEFAULT_USER, PageMode, UserSpec};
 
 /// A registered OAuth client. An empty `redirect_uris` accepts any redirect URI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,18 +13,6 @@ pub struct ClientSpec {
     pub secret: String,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-}
-
-/// How list pages are filled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PageMode {
-    /// Pages hold `maxResults` items until the last one.
-    #[default]
-    Full,
-    /// Every other page is empty and the others hold at most half of `maxResults`, all still
-    /// carrying `nextPageToken` (§1.5: "a page may hold fewer items or none").
-    Ragged,
 }
 
 #[derive(Debug, Clone)]
@@ -64,13 +46,11 @@ pub struct Config {
 }
 
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client.apps.googleusercontent.com";
-pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
-pub const DEFAULT_USER: &str = "user@example.com";
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            users: vec![UserSpec { email: DEFAULT_USER.into(), name: Some("Emulated User".into()) }],
+            users: crate::config::default_users(),
             clients: vec![ClientSpec {
                 id: DEFAULT_CLIENT_ID.into(),
                 secret: DEFAULT_CLIENT_SECRET.into(),

@@ -9,6 +9,7 @@ use super::error::{ApiError, ApiResult};
 use super::oauth;
 use super::push::NotificationFaults;
 use super::world::{World, WriteKind};
+use crate::control::{self, done};
 use crate::faults::FaultHost;
 use axum::Json;
 use axum::Router;
@@ -45,12 +46,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    serde_json::from_slice(text).map_err(|e| ApiError::bad_request(format!("Invalid control request body: {e}")))
-}
-
-fn done(v: Value) -> Response {
-    Json(v).into_response()
+    control::parse(body).map_err(ApiError::bad_request)
 }
 
 /// Knobs that may change while the emulator runs. `0` turns a limit off.
@@ -101,7 +97,7 @@ async fn patch_settings(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<
         return Err(ApiError::bad_request("expansion_horizon_days must be between 1 and 36500"));
     }
     if let Some(ms) = p.latency_ms {
-        s.faults().latency = Duration::from_millis(ms.min(600_000));
+        s.faults().latency = control::latency(ms);
     }
     {
         let mut c = s.config_mut();
@@ -213,9 +209,7 @@ struct NewUser {
 
 async fn add_user(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
     let u: NewUser = parse(&body)?;
-    if !u.email.contains('@') || u.email.len() > 254 {
-        return Err(ApiError::bad_request("email must be an address"));
-    }
+    control::check_email(&u.email).map_err(ApiError::bad_request)?;
     let zone = u.time_zone.unwrap_or_else(|| s.config().time_zone);
     if jiff::tz::TimeZone::get(&zone).is_err() {
         return Err(ApiError::bad_request(format!("unknown time zone {zone:?}")));
@@ -242,21 +236,17 @@ async fn mint_tokens(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Res
     let scope = r.scope.unwrap_or_else(|| "https://www.googleapis.com/auth/calendar".into());
     let mut w = s.world();
     if !w.users.contains_key(&r.email) {
-        return Err(ApiError::bad_request(format!("no user {:?}; add it with POST /_emulator/users", r.email)));
+        return Err(ApiError::bad_request(control::no_such_user(&r.email)));
     }
     let refresh = oauth::new_refresh_token(&mut w, &r.email, &client, &scope);
     let access = oauth::mint_access(&mut w, &r.email, &scope, ttl, Some(refresh.clone()), Timestamp::now());
-    Ok(done(json!({"access_token": access, "refresh_token": refresh, "expires_in": ttl.as_secs(), "scope": scope,
-                   "token_type": "Bearer", "client_id": client})))
+    Ok(control::minted(&access, Some(&refresh), ttl, &scope, &client))
 }
 
 // ---- edits "in Google's web UI": same rules as the API, but no token, log or faults -----------
 
 fn object(body: &Bytes) -> ApiResult<Map<String, Value>> {
-    match parse::<Value>(body)? {
-        Value::Object(m) => Ok(m),
-        _ => Err(ApiError::bad_request("the body must be a JSON object")),
-    }
+    control::object(body).map_err(ApiError::bad_request)
 }
 
 fn ui_calendar(w: &World, user: &str, cal: &str) -> ApiResult<String> {

@@ -20,6 +20,7 @@ pub use config::{ClientSpec, Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, D
 pub use push::NotificationFaults;
 
 use crate::faults::{self, FaultHost, Faults, Fired, SlidingWindow};
+use crate::server::{Bound, Server, lock};
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -29,9 +30,7 @@ use jiff::Timestamp;
 use listing::Context;
 use push::{Push, Retry};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex, MutexGuard};
 use world::World;
 
 /// State shared by all handlers.
@@ -44,10 +43,6 @@ pub(crate) struct Shared {
     rate: Mutex<SlidingWindow>,
     push: Push,
     base_url: String,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
@@ -172,10 +167,8 @@ impl FaultHost for Shared {
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct GoogleEmulator {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Server,
 }
 
 impl GoogleEmulator {
@@ -192,32 +185,21 @@ impl GoogleEmulator {
     /// # Errors
     /// When the address cannot be bound.
     pub async fn bind(addr: &str, config: Config) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let base_url = config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let bound = Bound::bind(addr, config.public_base_url.as_deref()).await?;
         let shared = Arc::new(Shared {
             world: Mutex::new(World::new(&config)),
             config: Mutex::new(config),
             faults: Mutex::default(),
             rate: Mutex::default(),
             push: Push::default(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url: bound.base_url.clone(),
         });
-        let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the Google emulator stopped with an error");
-            }
-        });
-        Ok(Self { addr, shared, stop: Some(stop), task: Some(task) })
+        let server = bound.serve(router(shared.clone()), "Google");
+        Ok(Self { shared, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -250,20 +232,7 @@ impl GoogleEmulator {
     }
 
     /// Stops the server and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for GoogleEmulator {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }

@@ -5,16 +5,17 @@
 use super::Shared;
 use super::error::OAuthError;
 use super::world::{AccessToken, AuthCode, RefreshToken, World};
+use crate::oauth::{
+    Back, ConsentText, Params, SignIn, challenge_length_ok, client_credentials, consent_page, escape, params,
+    redirect_uri_allowed, sign_in, token_response, verifier_matches,
+};
 use crate::random;
 use axum::Form;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use calsync_core::encoding::base64url;
+use axum::response::{Html, IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,18 +27,11 @@ pub const USERINFO_PATH: &str = "/oauth2/v3/userinfo";
 /// Codes live ten minutes and are good once.
 const CODE_TTL: SignedDuration = SignedDuration::from_secs(600);
 
-type Params = HashMap<String, String>;
-
-fn params(raw: Option<&str>) -> Params {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
-}
-
 /// What an authorization request asks for, once checked.
 struct AuthRequest {
     client_id: String,
-    redirect_uri: String,
+    back: Back,
     scope: String,
-    state: Option<String>,
     code_challenge: Option<String>,
     offline: bool,
     login_hint: Option<String>,
@@ -45,23 +39,8 @@ struct AuthRequest {
 
 /// Problems we may not redirect with (unknown client, unregistered redirect URI) get a page.
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1><p>{d}</p></body></html>",
-        t = escape(title),
-        d = escape(detail)
-    );
-    (status, Html(body)).into_response()
-}
-
-fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> Response {
-    let mut url = uri.to_owned();
-    url.push(if uri.contains('?') { '&' } else { '?' });
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
-    url.push_str(&ser.finish());
-    Redirect::to(&url).into_response()
+    let title = escape(title);
+    crate::oauth::error_page(status, &title, &title, &escape(detail))
 }
 
 fn check_auth_request(world: &World, p: &Params) -> Result<AuthRequest, Box<Response>> {
@@ -74,24 +53,15 @@ fn check_auth_request(world: &World, p: &Params) -> Result<AuthRequest, Box<Resp
         )));
     };
     let redirect_uri = p.get("redirect_uri").cloned().unwrap_or_default();
-    if reqwest::Url::parse(&redirect_uri).is_err()
-        || redirect_uri.chars().any(|c| c.is_control() || c.is_whitespace())
-        || (!client.redirect_uris.is_empty() && !client.redirect_uris.contains(&redirect_uri))
-    {
+    if !redirect_uri_allowed(&redirect_uri, &client.redirect_uris) {
         return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "Error 400: redirect_uri_mismatch",
             &format!("The redirect URI {redirect_uri:?} is not registered for client {client_id}."),
         )));
     }
-    let state = p.get("state").cloned();
-    let fail = |error: &str, description: &str| {
-        let mut pairs = vec![("error", error), ("error_description", description)];
-        if let Some(s) = &state {
-            pairs.push(("state", s));
-        }
-        Box::new(redirect_with(&redirect_uri, &pairs))
-    };
+    let back = Back { redirect_uri, state: p.get("state").cloned() };
+    let fail = |error: &str, description: &str| back.error(error, description);
     if p.get("response_type").map(String::as_str) != Some("code") {
         return Err(fail("unsupported_response_type", "response_type must be code"));
     }
@@ -104,14 +74,13 @@ fn check_auth_request(world: &World, p: &Params) -> Result<AuthRequest, Box<Resp
         (None | Some("S256"), _) => {}
         (Some(_), _) => return Err(fail("invalid_request", "code_challenge_method must be S256")),
     }
-    if code_challenge.as_ref().is_some_and(|c| c.len() < 43 || c.len() > 128) {
+    if code_challenge.as_ref().is_some_and(|c| !challenge_length_ok(c)) {
         return Err(fail("invalid_request", "code_challenge must be 43 to 128 characters (base64url of SHA-256)"));
     }
     Ok(AuthRequest {
         client_id,
-        redirect_uri,
+        back,
         scope,
-        state,
         code_challenge,
         offline: p.get("access_type").map(String::as_str) == Some("offline"),
         login_hint: p.get("login_hint").cloned(),
@@ -124,7 +93,7 @@ fn issue_code(world: &mut World, req: &AuthRequest, user: &str, now: Timestamp) 
         code.clone(),
         AuthCode {
             client_id: req.client_id.clone(),
-            redirect_uri: req.redirect_uri.clone(),
+            redirect_uri: req.back.redirect_uri.clone(),
             user: user.to_owned(),
             scope: req.scope.clone(),
             code_challenge: req.code_challenge.clone(),
@@ -132,11 +101,7 @@ fn issue_code(world: &mut World, req: &AuthRequest, user: &str, now: Timestamp) 
             expires_at: now.checked_add(CODE_TTL).unwrap_or(now),
         },
     );
-    let mut pairs = vec![("code", code.as_str()), ("scope", req.scope.as_str())];
-    if let Some(s) = &req.state {
-        pairs.push(("state", s));
-    }
-    redirect_with(&req.redirect_uri, &pairs)
+    req.back.with(&[("code", code.as_str()), ("scope", req.scope.as_str())])
 }
 
 /// `GET /o/oauth2/v2/auth`: the consent page, or straight back with a code when auto-approving.
@@ -148,16 +113,23 @@ pub async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuer
         Ok(r) => r,
         Err(page) => return *page,
     };
-    let hinted = req.login_hint.as_ref().filter(|h| world.users.contains_key(*h)).cloned();
-    if auto {
-        let Some(user) = hinted.or_else(|| world.users.keys().next().cloned()) else {
-            return error_page(StatusCode::BAD_REQUEST, "No test user", "The emulator has no users to sign in.");
-        };
-        return issue_code(&mut world, &req, &user, Timestamp::now());
+    match sign_in(&world.users, req.login_hint.as_deref(), auto) {
+        SignIn::Approve(user) => issue_code(&mut world, &req, &user, Timestamp::now()),
+        SignIn::NoUser => error_page(StatusCode::BAD_REQUEST, "No test user", "The emulator has no users to sign in."),
+        SignIn::Ask { users, hinted } => {
+            Html(consent_page(&CONSENT, &p, &req.client_id, &req.scope, &users, hinted.as_deref())).into_response()
+        }
     }
-    let users: Vec<String> = world.users.keys().cloned().collect();
-    Html(consent_page(&p, &req, &users, hinted.as_deref())).into_response()
 }
+
+const CONSENT: ConsentText<'static> = ConsentText {
+    title: "Sign in - Google Calendar emulator",
+    heading: "Google Calendar emulator",
+    asks: "wants to access your Google Account:",
+    action: AUTH_PATH,
+    legend: "Choose an account",
+    allow: "Allow",
+};
 
 /// `POST /o/oauth2/v2/auth`: the consent page's answer.
 pub async fn decide(State(shared): State<Arc<Shared>>, Form(p): Form<Params>) -> Response {
@@ -167,11 +139,7 @@ pub async fn decide(State(shared): State<Arc<Shared>>, Form(p): Form<Params>) ->
         Err(page) => return *page,
     };
     if p.get("decision").map(String::as_str) != Some("allow") {
-        let mut pairs = vec![("error", "access_denied")];
-        if let Some(s) = &req.state {
-            pairs.push(("state", s));
-        }
-        return redirect_with(&req.redirect_uri, &pairs);
+        return req.back.with(&[("error", "access_denied")]);
     }
     let user = p.get("user").cloned().unwrap_or_default();
     if !world.users.contains_key(&user) {
@@ -184,55 +152,12 @@ pub async fn decide(State(shared): State<Arc<Shared>>, Form(p): Form<Params>) ->
     issue_code(&mut world, &req, &user, Timestamp::now())
 }
 
-fn consent_page(p: &Params, req: &AuthRequest, users: &[String], hinted: Option<&str>) -> String {
-    let hidden: String = p
-        .iter()
-        .filter(|(k, _)| k.as_str() != "user" && k.as_str() != "decision")
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
-        .collect();
-    let choices: String = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let checked = if hinted.map_or(i == 0, |h| h == u) { " checked" } else { "" };
-            format!("<label><input type=\"radio\" name=\"user\" value=\"{u}\"{checked}> {u}</label><br>", u = escape(u))
-        })
-        .collect();
-    let scopes: String = req.scope.split(' ').map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in - Google Calendar emulator</title></head>\
-         <body><h1>Google Calendar emulator</h1><p><strong>{client}</strong> wants to access your Google Account:</p>\
-         <ul>{scopes}</ul><form method=\"post\" action=\"{AUTH_PATH}\">{hidden}<fieldset><legend>Choose an account</legend>{choices}</fieldset>\
-         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Cancel</button></form></body></html>",
-        client = escape(&req.client_id)
-    )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-/// Client credentials from the form or HTTP Basic.
-fn client_credentials(headers: &HeaderMap, p: &Params) -> (String, String) {
-    if let Some(basic) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic "))
-        && let Some(decoded) = base64_decode(basic.trim())
-        && let Some((id, secret)) = decoded.split_once(':')
-    {
-        let dec = |s: &str| {
-            form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
-        };
-        return (dec(id), dec(secret));
-    }
-    (p.get("client_id").cloned().unwrap_or_default(), p.get("client_secret").cloned().unwrap_or_default())
-}
-
 /// `POST /token`.
 pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(p): Form<Params>) -> Response {
     let ttl = shared.config().access_token_ttl;
     let mut world = shared.world();
     let (client_id, secret) = client_credentials(&headers, &p);
+    let secret = secret.unwrap_or_default();
     if !world.clients.iter().any(|c| c.id == client_id && c.secret == secret) {
         return OAuthError { status: StatusCode::UNAUTHORIZED, ..OAuthError::new("invalid_client", "Unauthorized") }
             .into_response();
@@ -245,11 +170,7 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(p
         None => Err(OAuthError::new("unsupported_grant_type", "Invalid grant_type: ")),
     };
     match result {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            body.to_string(),
-        )
-            .into_response(),
+        Ok(body) => token_response(&body),
         Err(e) => e.into_response(),
     }
 }
@@ -274,7 +195,7 @@ fn exchange_code(
         let Some(verifier) = p.get("code_verifier") else {
             return Err(OAuthError::new("invalid_grant", "Missing code verifier."));
         };
-        if base64url(&Sha256::digest(verifier.as_bytes())) != *challenge {
+        if !verifier_matches("S256", verifier, challenge) {
             return Err(OAuthError::new("invalid_grant", "Invalid code verifier."));
         }
     }
@@ -387,40 +308,4 @@ pub async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> 
         body["name"] = json!(n);
     }
     ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response()
-}
-
-const B64STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 (HTTP Basic credentials).
-fn base64_decode(text: &str) -> Option<String> {
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let v = u32::try_from(B64STD.iter().position(|x| *x == c)?).ok()?;
-        bits = bits << 6 | v;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push(u8::try_from((bits >> nbits) & 0xff).ok()?);
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64url_matches_rfc_7636_appendix_b() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert_eq!(base64url(&Sha256::digest(verifier.as_bytes())), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
-    }
-
-    #[test]
-    fn basic_credentials_decode() {
-        assert_eq!(base64_decode("YWxhZGRpbjpvcGVuc2VzYW1l").as_deref(), Some("aladdin:opensesame"));
-        assert_eq!(base64_decode("!!"), None);
-    }
 }

@@ -4,13 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// A test user (a mailbox). Each gets a default calendar named `Calendar`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserSpec {
-    pub email: String,
-    #[serde(default)]
-    pub name: Option<String>,
-}
+pub use crate::config::{DEFAULT_CLIENT_SECRET, DEFAULT_USER, PageMode, UserSpec};
 
 /// A registered app. `secret: None` is a public client (PKCE only). An empty `redirect_uris`
 /// accepts any redirect URI.
@@ -37,18 +31,6 @@ pub enum RefreshRotation {
     UntilNextUsed,
     /// Old tokens keep working (a new one is still issued each time).
     KeepOld,
-}
-
-/// How delta pages are filled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PageMode {
-    /// Pages hold the page size until the last one.
-    #[default]
-    Full,
-    /// Every other page is empty and the others hold at most half the page size, all but the
-    /// last carrying `@odata.nextLink` (MS-DQO: "keep following, even when value is empty").
-    Ragged,
 }
 
 #[derive(Debug, Clone)]
@@ -114,14 +96,12 @@ pub struct Config {
 }
 
 pub const DEFAULT_CLIENT_ID: &str = "0b6a3c1e-5f2d-4e8a-9c7b-1d2e3f4a5b6c";
-pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
-pub const DEFAULT_USER: &str = "user@example.com";
 pub const DEFAULT_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            users: vec![UserSpec { email: DEFAULT_USER.into(), name: Some("Emulated User".into()) }],
+            users: crate::config::default_users(),
             clients: vec![ClientSpec {
                 id: DEFAULT_CLIENT_ID.into(),
                 secret: Some(DEFAULT_CLIENT_SECRET.into()),

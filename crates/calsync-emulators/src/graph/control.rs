@@ -12,6 +12,7 @@ use super::ids::{self, IdType};
 use super::render::{self, Expand, View};
 use super::when::NamedZone;
 use super::world::Notice;
+use crate::control::{self, done};
 use crate::faults::FaultHost;
 use axum::Json;
 use axum::Router;
@@ -48,12 +49,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> GraphResult<T> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    serde_json::from_slice(text).map_err(|e| GraphError::invalid_request(format!("Invalid control request body: {e}")))
-}
-
-fn done(v: Value) -> Response {
-    Json(v).into_response()
+    control::parse(body).map_err(GraphError::invalid_request)
 }
 
 /// Knobs that may change while the emulator runs. `0` turns a limit off.
@@ -134,7 +130,7 @@ async fn patch_settings(State(s): State<Arc<Shared>>, body: Bytes) -> GraphResul
         return Err(GraphError::invalid_request("ttls, windows, timeouts and sizes must be at least 1"));
     }
     if let Some(ms) = p.latency_ms {
-        s.faults().latency = Duration::from_millis(ms.min(600_000));
+        s.faults().latency = control::latency(ms);
     }
     let secs = Duration::from_secs;
     let ms = Duration::from_millis;
@@ -247,20 +243,21 @@ async fn list_subscriptions(State(s): State<Arc<Shared>>) -> Response {
     done(json!({"subscriptions": all}))
 }
 
+/// The ids of the subscriptions `sel` names (all when it names none).
+fn selected(s: &Shared, sel: &Selector) -> Vec<String> {
+    s.subs.all().into_iter().map(|x| x.id).filter(|i| sel.id.as_ref().is_none_or(|w| w == i)).collect()
+}
+
 async fn drop_subscriptions(State(s): State<Arc<Shared>>, body: Bytes) -> GraphResult<Response> {
     let sel: Selector = parse(&body)?;
-    let ids: Vec<String> =
-        s.subs.all().into_iter().map(|x| x.id).filter(|i| sel.id.as_ref().is_none_or(|w| w == i)).collect();
-    let n = ids.iter().filter(|i| s.subs.remove(i).is_some()).count();
+    let n = selected(&s, &sel).iter().filter(|i| s.subs.remove(i).is_some()).count();
     Ok(done(json!({"dropped": n})))
 }
 
 async fn expire_subscriptions(State(s): State<Arc<Shared>>, body: Bytes) -> GraphResult<Response> {
     let sel: Selector = parse(&body)?;
     let now = Timestamp::now();
-    let ids: Vec<String> =
-        s.subs.all().into_iter().map(|x| x.id).filter(|i| sel.id.as_ref().is_none_or(|w| w == i)).collect();
-    let n = ids.iter().filter(|i| s.subs.update(i, |x| x.expires = now).is_some()).count();
+    let n = selected(&s, &sel).iter().filter(|i| s.subs.update(i, |x| x.expires = now).is_some()).count();
     Ok(done(json!({"expired": n})))
 }
 
@@ -313,9 +310,7 @@ struct NewUser {
 
 async fn add_user(State(s): State<Arc<Shared>>, body: Bytes) -> GraphResult<Response> {
     let u: NewUser = parse(&body)?;
-    if !u.email.contains('@') || u.email.len() > 254 {
-        return Err(GraphError::invalid_request("email must be an address"));
-    }
+    control::check_email(&u.email).map_err(GraphError::invalid_request)?;
     let mut w = s.world();
     w.add_user(&u.email, u.name);
     let user = w.user(&u.email)?;
@@ -359,20 +354,16 @@ async fn mint_tokens(State(s): State<Arc<Shared>>, body: Bytes) -> GraphResult<R
         super::oauth::normalise_scopes(r.scope.as_deref().unwrap_or("Calendars.ReadWrite User.Read offline_access"));
     let mut w = s.world();
     if !w.users.contains_key(&r.email) {
-        return Err(GraphError::invalid_request(format!("no user {:?}; add it with POST /_emulator/users", r.email)));
+        return Err(GraphError::invalid_request(control::no_such_user(&r.email)));
     }
     let (access, refresh) = w.grants.grant(&r.email, &client, &scope, ttl, Timestamp::now());
-    Ok(done(json!({"access_token": access, "refresh_token": refresh, "expires_in": ttl.as_secs(), "scope": scope,
-                   "token_type": "Bearer", "client_id": client})))
+    Ok(control::minted(&access, refresh.as_deref(), ttl, &scope, &client))
 }
 
 // ---- edits "made in Outlook": same rules as the API, notifications too; no token, log or faults
 
 fn object(body: &Bytes) -> GraphResult<Map<String, Value>> {
-    match parse::<Value>(body)? {
-        Value::Object(m) => Ok(m),
-        _ => Err(GraphError::invalid_request("the body must be a JSON object")),
-    }
+    control::object(body).map_err(GraphError::invalid_request)
 }
 
 fn plain_view() -> View {

@@ -28,6 +28,7 @@ pub use config::{
 };
 
 use crate::faults::{self, FaultHost, Faults, Fired, Permit};
+use crate::server::{Bound, Server, lock};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::request::Parts;
@@ -38,11 +39,9 @@ use axum::routing::{get, post};
 use delivery::Retry;
 use jiff::Timestamp;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use subscriptions::Subscriptions;
 use throttle::{Limits, Throttle};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use world::{Notice, World};
 
 /// State shared by all handlers.
@@ -54,10 +53,6 @@ pub(crate) struct Shared {
     throttle: Throttle,
     subs: Subscriptions,
     base_url: String,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
@@ -177,10 +172,8 @@ fn router(shared: Arc<Shared>) -> Router {
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct GraphEmulator {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Server,
 }
 
 impl GraphEmulator {
@@ -197,9 +190,7 @@ impl GraphEmulator {
     /// # Errors
     /// When the address cannot be bound.
     pub async fn bind(addr: &str, config: Config) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let base_url = config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let bound = Bound::bind(addr, config.public_base_url.as_deref()).await?;
         let mut world = World::default();
         for u in &config.users {
             world.add_user(&u.email, u.name.clone());
@@ -210,23 +201,14 @@ impl GraphEmulator {
             faults: Mutex::default(),
             throttle: Throttle::default(),
             subs: Subscriptions::default(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url: bound.base_url.clone(),
         });
-        let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the Graph emulator stopped with an error");
-            }
-        });
-        Ok(Self { addr, shared, stop: Some(stop), task: Some(task) })
+        let server = bound.serve(router(shared.clone()), "Graph");
+        Ok(Self { shared, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -270,20 +252,7 @@ impl GraphEmulator {
     }
 
     /// Stops the server and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for GraphEmulator {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }

@@ -8,15 +8,17 @@ use super::Shared;
 use super::config::RefreshRotation;
 use super::error::AadError;
 use super::world::World;
+use crate::oauth::{
+    Back, ConsentText, Params, SignIn, challenge_length_ok, client_credentials, consent_page, escape, params,
+    redirect_uri_allowed, sign_in, token_response, verifier_matches,
+};
 use crate::random;
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use calsync_core::encoding::base64url;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,42 +187,23 @@ impl Grants {
     }
 }
 
-type Params = HashMap<String, String>;
-
-fn params(raw: Option<&str>) -> Params {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
-}
-
 /// An authorization request, once checked.
 struct AuthRequest {
     client_id: String,
-    redirect_uri: String,
+    back: Back,
     scope: String,
-    state: Option<String>,
     challenge: Option<(String, String)>,
     login_hint: Option<String>,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 /// Problems we may not redirect with (unknown app, unregistered redirect URI) get a page.
 fn error_page(status: StatusCode, code: u32, detail: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in to your account</title></head><body><h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS{code}: {}</p></body></html>",
-        escape(detail)
-    );
-    (status, Html(body)).into_response()
-}
-
-fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> Response {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
-    let sep = if uri.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{uri}{sep}{}", ser.finish())).into_response()
+    crate::oauth::error_page(
+        status,
+        "Sign in to your account",
+        "Sorry, but we're having trouble signing you in.",
+        &format!("AADSTS{code}: {}", escape(detail)),
+    )
 }
 
 fn check_auth_request(shared: &Shared, p: &Params) -> Result<AuthRequest, Box<Response>> {
@@ -234,10 +217,7 @@ fn check_auth_request(shared: &Shared, p: &Params) -> Result<AuthRequest, Box<Re
         )));
     };
     let redirect_uri = p.get("redirect_uri").cloned().unwrap_or_default();
-    if reqwest::Url::parse(&redirect_uri).is_err()
-        || redirect_uri.chars().any(|c| c.is_control() || c.is_whitespace())
-        || (!client.redirect_uris.is_empty() && !client.redirect_uris.contains(&redirect_uri))
-    {
+    if !redirect_uri_allowed(&redirect_uri, &client.redirect_uris) {
         return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             50_011,
@@ -246,14 +226,8 @@ fn check_auth_request(shared: &Shared, p: &Params) -> Result<AuthRequest, Box<Re
             ),
         )));
     }
-    let state = p.get("state").cloned();
-    let fail = |error: &str, description: &str| {
-        let mut pairs = vec![("error", error), ("error_description", description)];
-        if let Some(s) = &state {
-            pairs.push(("state", s));
-        }
-        Box::new(redirect_with(&redirect_uri, &pairs))
-    };
+    let back = Back { redirect_uri, state: p.get("state").cloned() };
+    let fail = |error: &str, description: &str| back.error(error, description);
     if p.get("response_type").map(String::as_str) != Some("code") {
         return Err(fail("unsupported_response_type", "AADSTS70005: response_type must be 'code'."));
     }
@@ -272,10 +246,10 @@ fn check_auth_request(shared: &Shared, p: &Params) -> Result<AuthRequest, Box<Re
             return Err(fail("invalid_request", "AADSTS501491: Invalid code_challenge_method (S256 or plain)."));
         }
     };
-    if challenge.as_ref().is_some_and(|(_, c)| c.len() < 43 || c.len() > 128) {
+    if challenge.as_ref().is_some_and(|(_, c)| !challenge_length_ok(c)) {
         return Err(fail("invalid_request", "AADSTS501491: code_challenge must be 43 to 128 characters."));
     }
-    Ok(AuthRequest { client_id, redirect_uri, scope, state, challenge, login_hint: p.get("login_hint").cloned() })
+    Ok(AuthRequest { client_id, back, scope, challenge, login_hint: p.get("login_hint").cloned() })
 }
 
 fn issue_code(world: &mut World, req: &AuthRequest, user: &str, now: Timestamp) -> Response {
@@ -284,7 +258,7 @@ fn issue_code(world: &mut World, req: &AuthRequest, user: &str, now: Timestamp) 
         code.clone(),
         AuthCode {
             client_id: req.client_id.clone(),
-            redirect_uri: req.redirect_uri.clone(),
+            redirect_uri: req.back.redirect_uri.clone(),
             user: user.to_owned(),
             scope: req.scope.clone(),
             challenge: req.challenge.clone(),
@@ -292,11 +266,7 @@ fn issue_code(world: &mut World, req: &AuthRequest, user: &str, now: Timestamp) 
             redeemed: false,
         },
     );
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &req.state {
-        pairs.push(("state", s));
-    }
-    redirect_with(&req.redirect_uri, &pairs)
+    req.back.with(&[("code", code.as_str())])
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: the consent page, or straight back with a code.
@@ -312,15 +282,22 @@ pub async fn authorize(
     };
     let auto = shared.config().auto_approve;
     let mut world = shared.world();
-    let hinted = req.login_hint.as_ref().filter(|h| world.users.contains_key(*h)).cloned();
-    if auto {
-        let Some(user) = hinted.or_else(|| world.users.keys().next().cloned()) else {
-            return error_page(StatusCode::BAD_REQUEST, 50_034, "The emulator has no users to sign in.");
-        };
-        return issue_code(&mut world, &req, &user, Timestamp::now());
+    match sign_in(&world.users, req.login_hint.as_deref(), auto) {
+        SignIn::Approve(user) => issue_code(&mut world, &req, &user, Timestamp::now()),
+        SignIn::NoUser => error_page(StatusCode::BAD_REQUEST, 50_034, "The emulator has no users to sign in."),
+        SignIn::Ask { users, hinted } => {
+            let action = format!("/{tenant}/oauth2/v2.0/authorize");
+            let text = ConsentText {
+                title: "Permissions requested - Microsoft Graph emulator",
+                heading: "Permissions requested",
+                asks: "would like to:",
+                action: &action,
+                legend: "Pick an account",
+                allow: "Accept",
+            };
+            Html(consent_page(&text, &p, &req.client_id, &req.scope, &users, hinted.as_deref())).into_response()
+        }
     }
-    let users: Vec<String> = world.users.keys().cloned().collect();
-    Html(consent_page(&tenant, &p, &req, &users, hinted.as_deref())).into_response()
 }
 
 /// `POST /{tenant}/oauth2/v2.0/authorize`: the consent page's answer.
@@ -330,14 +307,7 @@ pub async fn decide(State(shared): State<Arc<Shared>>, Form(p): Form<Params>) ->
         Err(page) => return *page,
     };
     if p.get("decision").map(String::as_str) != Some("allow") {
-        let mut pairs = vec![
-            ("error", "access_denied"),
-            ("error_description", "AADSTS65004: User declined to consent to access the app."),
-        ];
-        if let Some(s) = &req.state {
-            pairs.push(("state", s));
-        }
-        return redirect_with(&req.redirect_uri, &pairs);
+        return *req.back.error("access_denied", "AADSTS65004: User declined to consent to access the app.");
     }
     let user = p.get("user").cloned().unwrap_or_default();
     let mut world = shared.world();
@@ -349,47 +319,6 @@ pub async fn decide(State(shared): State<Arc<Shared>>, Form(p): Form<Params>) ->
         );
     }
     issue_code(&mut world, &req, &user, Timestamp::now())
-}
-
-fn consent_page(tenant: &str, p: &Params, req: &AuthRequest, users: &[String], hinted: Option<&str>) -> String {
-    let hidden: String = p
-        .iter()
-        .filter(|(k, _)| k.as_str() != "user" && k.as_str() != "decision")
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
-        .collect();
-    let choices: String = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let checked = if hinted.map_or(i == 0, |h| h == u) { " checked" } else { "" };
-            format!("<label><input type=\"radio\" name=\"user\" value=\"{u}\"{checked}> {u}</label><br>", u = escape(u))
-        })
-        .collect();
-    let scopes: String = req.scope.split(' ').map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Permissions requested - Microsoft Graph emulator</title></head>\
-         <body><h1>Permissions requested</h1><p><strong>{client}</strong> would like to:</p><ul>{scopes}</ul>\
-         <form method=\"post\" action=\"/{tenant}/oauth2/v2.0/authorize\">{hidden}<fieldset><legend>Pick an account</legend>{choices}</fieldset>\
-         <button type=\"submit\" name=\"decision\" value=\"allow\">Accept</button> \
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Cancel</button></form></body></html>",
-        client = escape(&req.client_id),
-        tenant = escape(tenant),
-    )
-}
-
-/// Client credentials from the form or HTTP Basic.
-fn client_credentials(headers: &HeaderMap, p: &Params) -> (String, Option<String>) {
-    if let Some(basic) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic "))
-        && let Some(decoded) = base64_std(basic.trim())
-        && let Some((id, secret)) = decoded.split_once(':')
-    {
-        let dec = |s: &str| {
-            form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
-        };
-        return (dec(id), Some(dec(secret)));
-    }
-    (p.get("client_id").cloned().unwrap_or_default(), p.get("client_secret").cloned())
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -441,11 +370,7 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(p
         )),
     };
     match result {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            body.to_string(),
-        )
-            .into_response(),
+        Ok(body) => token_response(&body),
         Err(e) => e.into_response(),
     }
 }
@@ -511,9 +436,7 @@ fn redeem(
                 "The code_verifier is missing: the authorization request carried a code_challenge.",
             )
         })?;
-        let computed =
-            if method == "S256" { base64url(&Sha256::digest(verifier.as_bytes())) } else { verifier.clone() };
-        if &computed != challenge {
+        if !verifier_matches(method, verifier, challenge) {
             return Err(AadError::new(
                 "invalid_grant",
                 501_481,
@@ -584,25 +507,6 @@ fn refresh(
         }
     }
     Ok(token_body(&access, Some(&next), &scope, ttl))
-}
-
-const B64STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 (HTTP Basic credentials).
-fn base64_std(text: &str) -> Option<String> {
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let v = u32::try_from(B64STD.iter().position(|x| *x == c)?).ok()?;
-        bits = (bits << 6) | v;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push(u8::try_from((bits >> nbits) & 0xff).ok()?);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

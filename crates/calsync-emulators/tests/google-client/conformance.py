@@ -17,7 +17,6 @@ import os
 import queue
 import sys
 import threading
-import traceback
 import urllib.request
 import uuid
 
@@ -26,27 +25,11 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
+# The helpers both conformance scripts share live in ../python-support.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "python-support"))
+from conformance_support import CheckFailed, Failures, bypass_proxies_for_loopback, check, ok  # noqa: E402
+
 CAL = "primary"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise CheckFailed(message)
-
-
-def ok(message):
-    print(f"ok    {message}", flush=True)
-
-
-def bypass_proxies_for_loopback():
-    # httplib2 and urllib both honour no_proxy; the emulator and the webhook listener are local.
-    for var in ("no_proxy", "NO_PROXY"):
-        current = os.environ.get(var, "")
-        os.environ[var] = ",".join(p for p in (current, "127.0.0.1", "localhost") if p)
 
 
 def control(base, method, path, body=None):
@@ -349,6 +332,12 @@ def check_send_updates(svc, base):
     ok("sendUpdates=none is recorded in the request log")
 
 
+def unexpected_http(e):
+    if isinstance(e, HttpError):
+        return f"unexpected HTTP {e.resp.status} from {e.uri}: {e.content[:500]!r}"
+    return None
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -369,27 +358,13 @@ def main(argv):
     except Exception as e:  # noqa: BLE001 - nothing else can work; say why and stop
         print(f"FAIL  preflight: events.list on {base} failed, is the emulator up and the token valid? {e!r}")
         return 1
-    failures = []
+    failures = Failures(len(checks), unexpected_http)
     for name, run in checks:
         try:
             run()
-            continue
-        except CheckFailed as e:
-            failure = str(e)
-        except HttpError as e:
-            failure = f"unexpected HTTP {e.resp.status} from {e.uri}: {e.content[:500]!r}"
-        except Exception as e:  # noqa: BLE001 - any crash is a failed check, reported with its trace
-            failure = f"crashed: {e!r}"
-            traceback.print_exc(file=sys.stdout)
-        failures.append(f"{name}: {failure}")
-        print(f"FAIL  {name}: {failure}", flush=True)
-    if failures:
-        print(f"{len(failures)} of {len(checks)} check groups failed:", file=sys.stderr)
-        for f in failures:
-            print(f"  - {f}", file=sys.stderr)
-        return 1
-    print(f"all {len(checks)} check groups passed", flush=True)
-    return 0
+        except Exception as e:  # noqa: BLE001 - every failure is reported; the other groups still run
+            failures.add(name, e)
+    return failures.report()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import os
 import sys
-import traceback
 import uuid
 from urllib.parse import urlparse
 
@@ -40,31 +39,15 @@ from msgraph.generated.models.event import Event
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
 
+# The helpers both conformance scripts share live in ../python-support.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "python-support"))
+from conformance_support import CheckFailed, Failures, bypass_proxies_for_loopback, check, ok  # noqa: E402
+
 # The delta round's window (May 2026); the other checks write outside it.
 WINDOW = ("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z")
 PAGE = 3
 # The emulator's default subscription_max_minutes: Microsoft's limit for Outlook resources.
 MAX_SUBSCRIPTION = dt.timedelta(minutes=10080)
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise CheckFailed(message)
-
-
-def ok(message):
-    print(f"ok    {message}", flush=True)
-
-
-def bypass_proxies_for_loopback():
-    # httpx honours no_proxy; the emulator is local.
-    for var in ("no_proxy", "NO_PROXY"):
-        current = os.environ.get(var, "")
-        os.environ[var] = ",".join(p for p in (current, "127.0.0.1", "localhost") if p)
 
 
 class StaticToken(AccessTokenProvider):
@@ -349,29 +332,16 @@ async def main_async(base, token, notification_url):
         ("delete", lambda: check_delete(client)),
         ("subscription", lambda: check_subscription(client, notification_url, result)),
     ]
-    failures = []
+    failures = Failures(len(checks), lambda e: f"unexpected {describe_error(e)}" if isinstance(e, APIError) else None)
     for name, run in checks:
         try:
             await run()
-            continue
-        except CheckFailed as e:
-            failure = str(e)
-        except APIError as e:
-            failure = f"unexpected {describe_error(e)}"
-            traceback.print_exc(file=sys.stdout)
-        except Exception as e:  # noqa: BLE001 - any crash is a failed check, reported with its trace
-            failure = f"crashed: {e!r}"
-            traceback.print_exc(file=sys.stdout)
-        failures.append(f"{name}: {failure}")
-        print(f"FAIL  {name}: {failure}", flush=True)
-    if failures:
-        print(f"{len(failures)} of {len(checks)} check groups failed:", file=sys.stderr)
-        for f in failures:
-            print(f"  - {f}", file=sys.stderr)
-        return 1
-    print(f"all {len(checks)} check groups passed", flush=True)
-    print(f"calsync-result {json.dumps(result)}", flush=True)
-    return 0
+        except Exception as e:  # noqa: BLE001 - every failure is reported; the other groups still run
+            failures.add(name, e)
+    status = failures.report()
+    if status == 0:
+        print(f"calsync-result {json.dumps(result)}", flush=True)
+    return status
 
 
 def main(argv):

@@ -2,7 +2,8 @@
 //! against an emulator: what `official_google_client.rs` and `official_graph_client.rs` share.
 //!
 //! Each client has a folder `tests/<name>/` with `requirements.txt` (exact pins) and
-//! `conformance.py`. The virtualenv is `<target dir>/<name>-venv`, built once and rebuilt when
+//! `conformance.py`; the helpers both scripts use (checks, the failure report) are in
+//! `tests/python-support/conformance_support.py`. The virtualenv is `<target dir>/<name>-venv`, built once and rebuilt when
 //! the requirements change. Without `python3` (with `venv` and `pip`) the tests fail, never skip.
 
 use std::path::{Path, PathBuf};

@@ -117,7 +117,6 @@ fn classify(a: &Answer) -> ProviderError {
     }
 }
 
-
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 fn segment(s: &str) -> String {
     s.bytes()

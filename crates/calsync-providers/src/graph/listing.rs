@@ -64,7 +64,6 @@ struct Round<'a> {
     found: Found,
 }
 
-
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }

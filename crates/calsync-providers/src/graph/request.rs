@@ -3,8 +3,8 @@
 //! engine (protocols.md §2.5).
 
 use super::GraphProvider;
-pub(super) use crate::error::{permanent, transient};
 use crate::error::{ProviderError, parse_retry_after};
+pub(super) use crate::error::{permanent, transient};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -158,9 +158,6 @@ pub(super) fn classify(status: StatusCode, retry_after: Option<Duration>, body: 
         s => permanent(s, &code, message(body)),
     }
 }
-
-
-
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters). Graph
 /// ids are base64 with `=`, `+`, `/` or `-`, `_`: all must survive as one segment.

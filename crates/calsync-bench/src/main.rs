@@ -12,14 +12,15 @@
 //! Results go to stdout in the form BENCHMARKS.md records.
 
 use anyhow::{Context, bail};
-use calsync_core::{CalendarDraft, CalendarId, CalendarInput, EventDraft, EventId, EventInput, Source, SystemClock};
+use calsync_bench::percentile_ms;
+use calsync_core::{CalendarId, EventDraft, EventId, EventInput, Source, SystemClock};
 use calsync_server::AppState;
 use calsync_server::auth::hash_token;
+use calsync_store::NewEvent;
 use calsync_store::testing::TestDb;
-use calsync_store::{NewEvent, TokenHash};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const EVENTS: usize = 100_000;
 const SERIES: usize = 1_000;
@@ -68,11 +69,6 @@ fn event(calendar: CalendarId, i: usize, years: u64, rng: &mut Lcg) -> anyhow::R
     EventDraft::parse(input).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 #[allow(clippy::print_stdout)]
 fn report(line: &str) {
     println!("{line}");
@@ -90,14 +86,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let store = db.open().await;
     let token = "cs_bench_token";
-    let user = store.create_user("bench", &TokenHash(hash_token(token).0)).await?.id;
-    let draft = CalendarDraft::parse(CalendarInput {
-        name: "Bench".into(),
-        color: None,
-        time_zone: Some("Europe/Berlin".into()),
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let calendar = store.create_calendar(user, CalendarId::new(), &draft).await?.id;
+    let (user, calendar) =
+        calsync_bench::user_with_calendar(&*store, "bench", &hash_token(token), "Bench", "Europe/Berlin").await?;
 
     // 1. Bulk insert.
     let mut rng = Lcg(42);
@@ -187,8 +177,8 @@ async fn main() -> anyhow::Result<()> {
     report(&format!(
         "fullcalendar month window: {FEED_REQUESTS} requests, {:.0} occurrences/response, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         occurrences as f64 / FEED_REQUESTS as f64,
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.99),
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
     ));
 

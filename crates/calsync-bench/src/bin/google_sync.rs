@@ -9,15 +9,18 @@
 //!
 //! Results go to stdout in the form BENCHMARKS.md records.
 
-use anyhow::{Context, bail};
-use calsync_core::{CalendarDraft, CalendarId, CalendarInput, EventDraft, EventId, EventInput, Source};
-use calsync_emulators::google::{Config, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER, GoogleEmulator};
+use anyhow::bail;
+use calsync_bench::hub::Hub;
+use calsync_bench::{
+    clear_request_log, google_endpoints, is_google_list, p50_p99, post_json, refresh_token, request_log, seed,
+    status_mib,
+};
+use calsync_core::Source;
+use calsync_emulators::google::{Config, DEFAULT_USER, GoogleEmulator};
 use calsync_providers::google::GoogleProvider;
-use calsync_providers::oauth::{AccessTokens, OAuthClient};
-use calsync_store::testing::TestDb;
-use calsync_store::{NewEvent, TokenHash};
+use calsync_providers::oauth::AccessTokens;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const EVENTS: usize = 10_000;
 const SERIES: usize = 500;
@@ -39,29 +42,7 @@ fn remote_event(i: usize) -> Value {
     v
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-async fn requests(http: &reqwest::Client, google: &GoogleEmulator) -> anyhow::Result<Vec<Value>> {
-    let log: Value = http.get(format!("{}/_emulator/requests", google.base_url())).send().await?.json().await?;
-    Ok(log["requests"].as_array().cloned().unwrap_or_default())
-}
-
-#[allow(clippy::print_stdout, clippy::too_many_lines)]
+#[allow(clippy::print_stdout)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let google = GoogleEmulator::start(Config::default()).await?;
@@ -69,26 +50,8 @@ async fn main() -> anyhow::Result<()> {
     let base = google.base_url().to_owned();
 
     // Fill Google (4 clients in parallel, through the "web UI" control path).
-    let mut tasks = Vec::new();
-    for c in 0..4 {
-        let (http, base) = (http.clone(), base.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in (c..EVENTS).step_by(4) {
-                let r = http
-                    .post(format!("{base}/_emulator/users/{DEFAULT_USER}/calendars/primary/events"))
-                    .json(&remote_event(i))
-                    .send()
-                    .await?;
-                if !r.status().is_success() {
-                    bail!("seeding event {i}: {}", r.status());
-                }
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
+    let events = format!("{base}/_emulator/users/{DEFAULT_USER}/calendars/primary/events");
+    seed(&http, &events, EVENTS, 4, remote_event).await?;
 
     // Merely paging the listing (same page size as the connector), JSON parsed.
     let token = google.access_token(DEFAULT_USER);
@@ -114,93 +77,28 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The hub and the link.
-    let db = TestDb::sqlite();
-    let store = db.open().await;
-    let user = store.create_user("bench", &TokenHash("bench".into())).await?.id;
-    let draft = CalendarDraft::parse(CalendarInput {
-        name: "Work".into(),
-        color: None,
-        time_zone: Some("Europe/Berlin".into()),
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let calendar = store.create_calendar(user, CalendarId::new(), &draft).await?.id;
-    let account = store.upsert_account(user, Source::Google, DEFAULT_USER, b"bench").await?;
-    let link = store.create_link(user, account.id, calendar, DEFAULT_USER).await?;
-    let tokens: Value = http
-        .post(format!("{base}/_emulator/tokens"))
-        .json(&json!({"email": DEFAULT_USER}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let oauth = OAuthClient {
-        auth_url: format!("{base}/o/oauth2/v2/auth"),
-        token_url: format!("{base}/token"),
-        revoke_url: Some(format!("{base}/revoke")),
-        client_id: DEFAULT_CLIENT_ID.into(),
-        client_secret: secrecy::SecretString::from(DEFAULT_CLIENT_SECRET),
-        redirect_uri: "http://127.0.0.1:1/cb".into(),
-        scopes: vec!["https://www.googleapis.com/auth/calendar".into()],
-    };
-    let refresh = tokens["refresh_token"].as_str().context("no refresh token")?.to_owned();
-    let provider = GoogleProvider::new(
-        http.clone(),
-        &google.api_root(),
-        AccessTokens::new(oauth, secrecy::SecretString::from(refresh)),
-    );
+    let hub = Hub::linked(Source::Google, DEFAULT_USER, DEFAULT_USER).await?;
+    let endpoints = google_endpoints(&base, "http://127.0.0.1:1");
+    let refresh = refresh_token(&http, &base, DEFAULT_USER).await?;
+    let provider = GoogleProvider::new(http.clone(), &google.api_root(), AccessTokens::new(endpoints.oauth, refresh));
 
-    let t = Instant::now();
-    let import = calsync_engine::pull(&*store, &provider, &link, Source::Google).await?;
-    let importing = t.elapsed();
+    let (import, importing) = hub.pull(&provider, Source::Google).await?;
     if import.created != EVENTS {
         bail!("the import created {} events, expected {EVENTS}: {import:?}", import.created);
     }
-    let rss = peak_rss_mib();
+    let rss = status_mib("VmHWM:");
 
     // One remote change, pulled.
-    let link = store.get_link(user, link.id).await?;
-    let one: Value = http
-        .post(format!("{base}/_emulator/users/{DEFAULT_USER}/calendars/primary/events"))
-        .json(&remote_event(EVENTS + 1))
-        .send()
-        .await?
-        .json()
-        .await?;
-    if one["id"].is_null() {
-        bail!("the remote change was refused: {one}");
-    }
-    http.delete(format!("{base}/_emulator/requests")).send().await?;
-    let t = Instant::now();
-    let delta = calsync_engine::pull(&*store, &provider, &link, Source::Google).await?;
-    let delta_time = t.elapsed();
-    let calls = requests(&http, &google).await?;
-    let list_calls = calls
-        .iter()
-        .filter(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(|p| p.ends_with("/events")))
-        .count();
+    post_json(&http, &events, &remote_event(EVENTS + 1)).await?;
+    clear_request_log(&http, &base).await?;
+    let (delta, delta_time) = hub.pull(&provider, Source::Google).await?;
+    let list_calls = request_log(&http, &base).await?.iter().filter(|r| is_google_list(r)).count();
     if delta.created != 1 {
         bail!("the delta created {} events, expected 1", delta.created);
     }
 
     // Local changes pushed one at a time.
-    let mut lags = Vec::with_capacity(LOCAL_CHANGES);
-    for i in 0..LOCAL_CHANGES {
-        let input: EventInput = serde_json::from_value(json!({
-            "calendar_id": calendar, "title": format!("Local {i}"),
-            "start": {"date_time": "2027-06-01T09:00:00", "time_zone": "Europe/Berlin"},
-            "end": {"date_time": "2027-06-01T10:00:00", "time_zone": "Europe/Berlin"},
-        }))?;
-        let draft = EventDraft::parse(input).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let t = Instant::now();
-        store.create_events(user, vec![NewEvent { id: EventId::new(), draft, source: Source::Local }]).await?;
-        let link = store.get_link(user, link.id).await?;
-        let pushed = calsync_engine::push(&*store, &provider, &link).await?;
-        lags.push(t.elapsed());
-        if pushed.created != 1 {
-            bail!("push {i} created {}", pushed.created);
-        }
-    }
-    lags.sort();
+    let lags = hub.local_push_lags(&provider, LOCAL_CHANGES).await?;
 
     println!("| Google sync (SQLite hub) | result |");
     println!("|---|---|");
@@ -212,12 +110,8 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| peak RSS after the import (emulator in the same process) | {rss:.0} MiB |");
     println!("| one remote change pulled | {list_calls} list call(s), {:.1} ms |", delta_time.as_secs_f64() * 1e3);
-    println!(
-        "| one local change, hub write → Google's answer ({LOCAL_CHANGES} runs) | p50 {:.1} ms, p99 {:.1} ms |",
-        percentile(&lags, 0.5),
-        percentile(&lags, 0.99)
-    );
-    drop(db);
+    println!("| one local change, hub write → Google's answer ({LOCAL_CHANGES} runs) | {} |", p50_p99(&lags));
+    drop(hub);
     google.stop().await;
     Ok(())
 }

@@ -16,6 +16,17 @@ pub use model::{
 
 use async_trait::async_trait;
 
+/// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters):
+/// calendar ids with `@`, Graph's base64 ids with `=`, `+`, `/` stay one segment.
+pub(crate) fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// One connected account of one provider.
 #[async_trait]
 pub trait Provider: Send + Sync {

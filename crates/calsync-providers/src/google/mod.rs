@@ -2,10 +2,10 @@
 
 pub mod map;
 
-use crate::Provider;
 use crate::error::{ProviderError, parse_retry_after, permanent, transient};
 use crate::model::{ChangePage, Channel, EventWrite, PageNext, RemoteCalendar, RemoteEvent};
 use crate::oauth::AccessTokens;
+use crate::{Provider, segment};
 use async_trait::async_trait;
 use map::{event_from_google, event_to_google, remote_id_for};
 use reqwest::{Method, StatusCode};
@@ -115,16 +115,6 @@ fn classify(a: &Answer) -> ProviderError {
         s @ (408 | 409 | 429 | 500..=599) => transient(format!("{s} {why} {}", message(&a.body)), a.retry_after),
         s => permanent(s, &why, message(&a.body)),
     }
-}
-
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Google's instance id of the occurrence `original_start` of series `series_id` (§1.4).

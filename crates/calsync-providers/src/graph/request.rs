@@ -5,6 +5,7 @@
 use super::GraphProvider;
 use crate::error::{ProviderError, parse_retry_after};
 pub(super) use crate::error::{permanent, transient};
+pub(super) use crate::segment;
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -157,17 +158,6 @@ pub(super) fn classify(status: StatusCode, retry_after: Option<Duration>, body: 
         s @ (408 | 409 | 429 | 500..=599) => transient(format!("{s} {code} {}", message(body)), retry_after),
         s => permanent(s, &code, message(body)),
     }
-}
-
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters). Graph
-/// ids are base64 with `=`, `+`, `/` or `-`, `_`: all must survive as one segment.
-pub(super) fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

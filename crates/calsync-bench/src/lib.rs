@@ -146,6 +146,7 @@ pub fn google_endpoints(google: &str, server: &str) -> Endpoints {
         },
         identity_url: format!("{google}/oauth2/v3/userinfo"),
         api_root: format!("{google}/calendar/v3/"),
+        window: None,
     }
 }
 
@@ -165,6 +166,7 @@ pub fn graph_endpoints(graph: &str, server: &str) -> Endpoints {
         },
         identity_url: format!("{graph}/v1.0/me"),
         api_root: format!("{graph}/v1.0/"),
+        window: None,
     }
 }
 

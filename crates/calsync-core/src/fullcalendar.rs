@@ -49,6 +49,37 @@ pub struct ExtendedProps {
     pub location: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Where the event stands with the linked providers (the feed fills it in).
+    pub sync: SyncState,
+}
+
+/// How an event stands with the providers its calendar is linked to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Every linked provider has this version (or the calendar is not linked).
+    #[default]
+    Synced,
+    /// A change waits in the outbox of some link.
+    Pending,
+    /// Changed here and at a provider: waiting for the user to decide.
+    Conflict,
+    /// A provider refused it for good (parked with the reason on the link).
+    Error,
+}
+
+impl SyncState {
+    /// The state to show when several links disagree: the one that needs the user most.
+    #[must_use]
+    pub fn worst(self, other: Self) -> Self {
+        let rank = |s: Self| match s {
+            Self::Synced => 0,
+            Self::Pending => 1,
+            Self::Error => 2,
+            Self::Conflict => 3,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
 }
 
 /// How timed values are written: local wall time in a named zone (what FullCalendar expects
@@ -110,6 +141,7 @@ pub fn to_fullcalendar(o: &Occurrence<'_>, rendering: &Rendering) -> FullCalenda
             transparency: d.transparency(),
             location: d.location().map(str::to_owned),
             description: d.description().map(str::to_owned),
+            sync: SyncState::Synced,
         },
     }
 }

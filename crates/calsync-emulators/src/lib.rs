@@ -10,7 +10,8 @@
 //!
 //! Both also share (privately) how they run as a server, their OAuth authorization endpoint's
 //! mechanics (consent page, redirects, PKCE, client credentials), the control API's request
-//! parsing, and the configuration types `UserSpec` and `PageMode`.
+//! parsing, the configuration types `UserSpec` and `PageMode`, and the HTML helpers of their own
+//! web pages (`/calendar`, `/outlook`: one user's calendar to view and edit in a browser).
 
 mod config;
 mod control;
@@ -20,3 +21,4 @@ pub mod graph;
 mod oauth;
 mod random;
 mod server;
+mod web;

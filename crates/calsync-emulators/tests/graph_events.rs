@@ -344,3 +344,41 @@ async fn a_move_changes_the_rest_id_but_not_the_immutable_id() {
     let (status, _, again) = emu.api.send(Method::GET, &event_path(&immutable_id), None, &immutable).await;
     assert_eq!((status, id(&again)), (200, immutable_id));
 }
+
+#[tokio::test]
+async fn outlook_mails_the_attendees_of_a_meeting_and_nobody_for_an_appointment() {
+    let emu = GraphEmu::start().await;
+    let mail = || async {
+        let (status, _, body) = emu.control.get(&format!("/_emulator/users/{USER}/mail")).await;
+        assert_eq!(status, 200, "{body}");
+        body["mail"].as_array().cloned().unwrap_or_default()
+    };
+    let appointment = create(&emu.api, &hour_event("Dentist", 8)).await;
+    emu.api.send(Method::PATCH, &event_path(&id(&appointment)), Some(&json!({"subject": "Dentist!"})), &[]).await;
+    emu.api.delete(&event_path(&id(&appointment))).await;
+    assert!(mail().await.is_empty(), "no attendees, no mail");
+
+    let mut body = hour_event("Design review", 9);
+    body["attendees"] = json!([{"type": "required", "emailAddress": {"address": "ada@example.com", "name": "Ada"}}]);
+    let meeting = create(&emu.api, &body).await;
+    emu.api.send(Method::PATCH, &event_path(&id(&meeting)), Some(&json!({"subject": "Design review 2"})), &[]).await;
+    emu.api.delete(&event_path(&id(&meeting))).await;
+    let sent = mail().await;
+    let kinds: Vec<_> = sent.iter().map(|m| (m["kind"].clone(), m["subject"].clone())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (json!("invitation"), json!("Design review")),
+            (json!("update"), json!("Updated: Design review 2")),
+            (json!("cancellation"), json!("Canceled: Design review 2")),
+        ]
+    );
+    assert!(sent.iter().all(|m| m["to"] == json!(["ada@example.com"]) && m["from"] == json!(USER)), "{sent:?}");
+
+    // An appointment that gains attendees becomes a meeting: they are invited.
+    let later = create(&emu.api, &hour_event("Lunch", 12)).await;
+    let invite = json!({"attendees": [{"emailAddress": {"address": "bob@example.com"}}]});
+    emu.api.send(Method::PATCH, &event_path(&id(&later)), Some(&invite), &[]).await;
+    let last = mail().await.pop().unwrap_or_default();
+    assert_eq!((last["kind"].clone(), last["to"].clone()), (json!("invitation"), json!(["bob@example.com"])));
+}

@@ -22,6 +22,16 @@ pub struct Endpoints {
     /// Who the account is, read with the first access token (its email): Google's OpenID
     /// userinfo, Graph's `me`.
     pub identity_url: String,
+    /// Graph only: how far before and after today a link follows its calendar; `None`
+    /// keeps the connector's default (a year back, two ahead).
+    pub window: Option<Window>,
+}
+
+/// The span of time a windowed provider lists (Graph's delta runs over a calendar view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub back_days: u32,
+    pub ahead_days: u32,
 }
 
 /// A connector and the sealed secret it was built from.
@@ -73,6 +83,10 @@ impl Connectors {
     }
 }
 
+fn days(n: u32) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_hours(24 * i64::from(n))
+}
+
 impl Providers for Connectors {
     fn for_account(&self, account: &Account) -> Result<Arc<dyn Provider>, SyncError> {
         if let Some((secret, p)) = self.cache().get(&account.id)
@@ -86,7 +100,13 @@ impl Providers for Connectors {
             self.sealer.open(&account.secret, &context).map_err(|e: SealError| SyncError::Secret(e.to_string()))?;
         let tokens = AccessTokens::new(endpoints.oauth.clone(), refresh);
         let p: Arc<dyn Provider> = match account.provider {
-            Source::Microsoft => Arc::new(GraphProvider::new(self.http.clone(), &endpoints.api_root, tokens)),
+            Source::Microsoft => {
+                let graph = GraphProvider::new(self.http.clone(), &endpoints.api_root, tokens);
+                Arc::new(match endpoints.window {
+                    Some(w) => graph.with_window(days(w.back_days), days(w.ahead_days)),
+                    None => graph,
+                })
+            }
             _ => Arc::new(GoogleProvider::new(self.http.clone(), &endpoints.api_root, tokens)),
         };
         self.cache().insert(account.id, (account.secret.clone(), p.clone()));

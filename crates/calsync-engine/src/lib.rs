@@ -12,9 +12,10 @@ mod pull;
 mod push;
 pub mod resolution;
 pub mod sealer;
+mod withheld;
 pub mod worker;
 
-pub use connectors::{Connectors, Endpoints};
+pub use connectors::{Connectors, Endpoints, Window};
 pub use job::{LinkRun, Schedule, run_link};
 pub use metrics::EngineMetrics;
 pub use pull::{PullSummary, pull};

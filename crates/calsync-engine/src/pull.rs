@@ -155,6 +155,8 @@ struct Adopting<'a> {
     by_remote: &'a HashMap<String, EventLink>,
     series_inputs: &'a HashMap<String, EventInput>,
     deleting: &'a HashSet<EventId>,
+    /// What the provider is never written ([`Provider::withheld`]).
+    withheld: &'static [calsync_core::sync::Field],
 }
 
 /// What the hub knows of a linked event, for the three-way rule.
@@ -219,7 +221,7 @@ async fn plan_pull(
                     c.status = calsync_core::event::Status::Cancelled;
                     c
                 } else {
-                    Content::of(&input)
+                    crate::withheld::seen(provider.withheld(), &input, &k.link.base)
                 };
                 ops.extend(decide(&k, local.as_ref(), Some((&theirs, &input)), &remote, summary));
             }
@@ -231,7 +233,12 @@ async fn plan_pull(
                         _ => None,
                     })
                     .collect();
-                let known = Adopting { by_remote: &by_remote, series_inputs: &series_inputs, deleting: &deleting };
+                let known = Adopting {
+                    by_remote: &by_remote,
+                    series_inputs: &series_inputs,
+                    deleting: &deleting,
+                    withheld: provider.withheld(),
+                };
                 if let Some(op) = adopt(store, link, &remote, *input, &known, summary).await? {
                     if let PullOp::Create { link: l, .. }
                     | PullOp::Link { link: l }
@@ -388,7 +395,7 @@ async fn adopt(
     known: &Adopting<'_>,
     summary: &mut PullSummary,
 ) -> Result<Option<PullOp>, SyncError> {
-    let Adopting { by_remote, series_inputs, deleting } = *known;
+    let Adopting { by_remote, series_inputs, deleting, withheld } = *known;
     let theirs = Content::of(&input);
     let new_link = |event_id: EventId, base: Content, state: EventLinkState, error: Option<String>| EventLink {
         link_id: link.id,
@@ -422,6 +429,7 @@ async fn adopt(
                     return Ok(Some(PullOp::Link { link: new_link(id, theirs, EventLinkState::Ok, None) }));
                 }
                 let ours = Content::of(&existing.draft.to_input());
+                let theirs = crate::withheld::seen(withheld, &input, &ours);
                 return Ok(Some(pair(id, &ours, theirs, &new_link, remote, summary)));
             }
             Err(StoreError::NotFound { .. }) => {}
@@ -475,6 +483,7 @@ async fn adopt(
         && !deleting.contains(&existing.id)
     {
         let ours = Content::of(&existing.draft.to_input());
+        let theirs = crate::withheld::seen(withheld, &input, &ours);
         return Ok(Some(pair(existing.id, &ours, theirs, &new_link, remote, summary)));
     }
     let id = local_id.unwrap_or_default();

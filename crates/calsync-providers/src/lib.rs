@@ -76,4 +76,12 @@ pub trait Provider: Send + Sync {
     fn take_rotated_refresh_token(&self) -> Option<secrecy::SecretString> {
         None
     }
+
+    /// Fields calsync never writes to this provider, because writing them has effects
+    /// beyond the calendar (Outlook mails every attendee it is given, and Graph has no way
+    /// to say "don't"). A new remote event brings them once; after that the engine keeps
+    /// the hub's value and reads no change to them from this provider.
+    fn withheld(&self) -> &'static [calsync_core::sync::Field] {
+        &[]
+    }
 }

@@ -13,6 +13,7 @@ pub mod problem;
 pub mod routes;
 pub mod state;
 pub mod sync;
+pub mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -66,7 +67,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete application.
 pub fn app(state: AppState) -> Router {
-    let (api, _) = routes::api().split_for_parts();
+    let (mut api, _) = routes::api().split_for_parts();
+    if let Some(dir) = &state.web_dir {
+        api = api.merge(web::router(dir));
+    }
     let metrics = state.metrics.clone();
     api.fallback(|| async { ApiError::NotFound("no such route; the API is described at /api/v1/openapi.json".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

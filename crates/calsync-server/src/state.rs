@@ -27,6 +27,8 @@ pub struct AppState {
     pub expansions: Arc<ExpansionCache>,
     /// Flips to `true` when the server shuts down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The built web app (`web/dist`), served at `/app/`; `None`: no web app.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             expansions: Arc::new(ExpansionCache::default()),
             shutdown,
+            web_dir: None,
         };
         (state, shutdown_tx)
     }

@@ -98,7 +98,7 @@ async fn fullcalendar_shows_the_month_in_berlin_wall_time_with_the_series_expand
         json!({
             "event_id": may.standup, "calendar_id": may.cal, "series_id": may.standup,
             "original_start": "2026-05-04T07:00:00Z", "source": "local", "updated_at_source": "local",
-            "version": 1, "status": "confirmed", "transparency": "busy",
+            "version": 1, "status": "confirmed", "transparency": "busy", "sync": "synced",
         })
     );
 

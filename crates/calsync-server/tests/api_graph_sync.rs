@@ -12,7 +12,7 @@ use std::time::Duration;
 use support::google::{eventually, local_titles, meeting};
 use support::graph::{
     OutlookLinked, control, create_in_outlook, delete_in_outlook, outlook_events, outlook_titles, patch_in_outlook,
-    requests, subscriptions,
+    requests, sent_mail, subscriptions,
 };
 
 /// The local event titled `title`, as the API shows it.
@@ -366,6 +366,68 @@ async fn our_own_writes_do_not_echo(db: TestDb) {
 }
 on_both_databases_db!(our_own_writes_do_not_echo);
 
+/// The attendees' emails of the local event titled `title`, sorted.
+async fn local_attendees(s: &OutlookLinked, title: &str) -> Vec<String> {
+    let event = local_event(s, title).await.unwrap_or_default();
+    let mut emails: Vec<String> = event["attendees"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["email"].as_str().map(str::to_owned))
+        .collect();
+    emails.sort();
+    emails
+}
+
+async fn a_meeting_reaches_outlook_without_mailing_its_attendees(db: TestDb) {
+    let s = OutlookLinked::new(db, true, Duration::from_secs(3600)).await;
+    let mut body = meeting(&s.calendar, "Design review");
+    body["attendees"] = json!([{"email": "bob@example.com", "name": "Bob"}, {"email": "cleo@example.com"}]);
+    let made = s.app.create_event(&s.token, body.clone()).await;
+    eventually("the meeting reached Outlook", || async { outlook_titles(&s.graph).await == ["Design review"] }).await;
+    let remote = outlook_events(&s.graph).await[0].clone();
+    assert_eq!(remote["attendees"], json!([]), "an appointment in Outlook, not a meeting Outlook would mail about");
+
+    // Edited in Outlook: the edit arrives and the app keeps its attendees.
+    let remote_id = remote["id"].as_str().unwrap_or_default();
+    patch_in_outlook(&s.graph, remote_id, &json!({"subject": "Design review (Room 2)"})).await;
+    eventually("the Outlook edit arrived", || async {
+        local_titles(&s.app, &s.token, &s.calendar).await == ["Design review (Room 2)"]
+    })
+    .await;
+    assert_eq!(local_attendees(&s, "Design review (Room 2)").await, ["bob@example.com", "cleo@example.com"]);
+
+    // A guest added in the app, then a new title: Outlook gets the title, nobody gets mail.
+    let id = made["id"].as_str().unwrap_or_default();
+    body["title"] = json!("Design review (Room 2)");
+    body["attendees"] = json!([{"email": "bob@example.com", "name": "Bob"}, {"email": "cleo@example.com"}, {"email": "dan@example.com"}]);
+    assert_eq!(s.app.send_json(Method::PUT, &format!("/api/v1/events/{id}"), &s.token, &body).await.status, 200);
+    body["title"] = json!("Design review (final)");
+    assert_eq!(s.app.send_json(Method::PUT, &format!("/api/v1/events/{id}"), &s.token, &body).await.status, 200);
+    eventually("the new title reached Outlook", || async {
+        outlook_titles(&s.graph).await == ["Design review (final)"]
+    })
+    .await;
+    settled(&s).await;
+    assert_eq!(
+        local_attendees(&s, "Design review (final)").await,
+        ["bob@example.com", "cleo@example.com", "dan@example.com"],
+        "nothing read back from Outlook removed a guest"
+    );
+    assert_eq!(sent_mail(&s.graph).await, Vec::<Value>::new(), "Outlook mailed nobody");
+
+    // A meeting made in Outlook brings its attendees along.
+    let cal = support::graph::default_calendar(&s.graph).await;
+    let booked = json!({"subject": "Vendor call", "attendees": [{"emailAddress": {"address": "eve@example.com"}}],
+        "start": {"dateTime": "2026-06-03T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-06-03T11:00:00", "timeZone": "UTC"}});
+    control(&s.graph, &format!("users/{}/calendars/{cal}/events", calsync_emulators::graph::DEFAULT_USER), &booked)
+        .await;
+    eventually("the Outlook meeting arrived", || async { local_event(&s, "Vendor call").await.is_some() }).await;
+    assert_eq!(local_attendees(&s, "Vendor call").await, ["eve@example.com"]);
+}
+on_both_databases_db!(a_meeting_reaches_outlook_without_mailing_its_attendees);
+
 async fn the_same_field_changed_in_both_places_asks_the_user(db: TestDb) {
     // Polled rarely: both edits happen before calsync looks.
     let s = OutlookLinked::new(db, false, Duration::from_secs(3600)).await;
@@ -385,6 +447,7 @@ async fn the_same_field_changed_in_both_places_asks_the_user(db: TestDb) {
     .await;
     let conflict = s.app.get("/api/v1/conflicts?state=open", &s.token).await.json["conflicts"][0].clone();
     assert_eq!(outlook_titles(&s.graph).await, ["Budget review (Outlook)"], "nothing overwritten while asking");
+    assert_eq!(feed_sync_state(&s, id).await, "conflict", "the calendar shows which event waits for the user");
     let cid = conflict["id"].as_str().unwrap_or_default();
     let resolved = s
         .app
@@ -402,8 +465,19 @@ async fn the_same_field_changed_in_both_places_asks_the_user(db: TestDb) {
     })
     .await;
     assert_eq!(local_titles(&s.app, &s.token, &s.calendar).await, ["Budget review (app)"]);
+    eventually("the event shows as synced", || async { feed_sync_state(&s, id).await == "synced" }).await;
 }
 on_both_databases_db!(the_same_field_changed_in_both_places_asks_the_user);
+
+/// `extendedProps.sync` of the event `id` in the FullCalendar feed.
+async fn feed_sync_state(s: &OutlookLinked, id: &str) -> String {
+    let feed = s
+        .app
+        .get(&format!("/api/v1/calendars/{}/fullcalendar?start=2026-05-01&end=2026-07-01", s.calendar), &s.token)
+        .await;
+    let event = feed.json.as_array().into_iter().flatten().find(|e| e["extendedProps"]["event_id"] == id);
+    event.and_then(|e| e["extendedProps"]["sync"].as_str()).unwrap_or_default().to_owned()
+}
 
 async fn what_lies_outside_the_window_is_kept_through_a_resync(db: TestDb) {
     let s = OutlookLinked::new(db, false, Duration::from_millis(200)).await;

@@ -401,6 +401,15 @@ pub trait SyncStore: crate::Store {
     async fn event_link(&self, link: LinkId, event: EventId) -> Result<Option<EventLink>, StoreError>;
     async fn event_link_by_remote(&self, link: LinkId, remote_id: &str) -> Result<Option<EventLink>, StoreError>;
     async fn event_links(&self, link: LinkId) -> Result<Vec<EventLink>, StoreError>;
+    /// How many events the link pairs, without reading them (the brake's denominator).
+    async fn count_event_links(&self, link: LinkId) -> Result<i64, StoreError>;
+    /// The calendar's events that are not simply in sync with every link (waiting in an
+    /// outbox, in conflict, parked); the rest are synced.
+    async fn sync_states(
+        &self,
+        user: UserId,
+        calendar: CalendarId,
+    ) -> Result<std::collections::HashMap<EventId, calsync_core::fullcalendar::SyncState>, StoreError>;
 
     /// Applies one page of a pull in one transaction: the hub's event writes (with change
     /// rows from `origin`), the event links, and — on the last page — the new cursor and

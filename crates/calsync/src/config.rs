@@ -10,6 +10,7 @@ use std::path::Path;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://calsync.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_WEB_DIR: &str = "web/dist";
 pub const DEFAULT_LOG: &str = "info,sqlx=warn,tower_http=info";
 
 /// A setting that may hold a secret (a token, a database URL with a password): it never
@@ -54,6 +55,8 @@ pub struct FileConfig {
     pub max_deletion_percent: Option<i64>,
     /// How long deleted events stay restorable in the trash, in days (default 30).
     pub trash_days: Option<u32>,
+    /// The built web app (default `web/dist` when it exists), served at `/app/`.
+    pub web_dir: Option<String>,
     pub google: Option<GoogleFile>,
     pub microsoft: Option<MicrosoftFile>,
 }
@@ -91,6 +94,10 @@ pub struct MicrosoftFile {
     pub tenant: Option<String>,
     pub authority: Option<String>,
     pub api_root: Option<String>,
+    /// How many days before today a link follows an Outlook calendar (default 365).
+    pub window_back_days: Option<u32>,
+    /// How many days after today (default 730).
+    pub window_ahead_days: Option<u32>,
 }
 
 /// Microsoft's endpoints (protocols.md §2.1, §2.7).
@@ -109,6 +116,8 @@ pub struct ProviderSettings {
     /// Who the account is: Google's userinfo, Graph's `me`.
     pub identity_url: String,
     pub api_root: String,
+    /// Outlook: the span a link follows; `None` for the connector's default.
+    pub window: Option<calsync_engine::Window>,
 }
 
 impl FileConfig {
@@ -136,6 +145,8 @@ pub struct Settings {
     /// Rules new links start with.
     pub link_defaults: calsync_store::LinkSettings,
     pub trash_days: u32,
+    /// The built web app, when there is one.
+    pub web_dir: Option<std::path::PathBuf>,
     pub google: Option<ProviderSettings>,
     pub microsoft: Option<ProviderSettings>,
 }
@@ -152,6 +163,7 @@ pub struct Overrides {
     pub public_url: Option<String>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<Redacted>,
+    pub web_dir: Option<String>,
 }
 
 impl Settings {
@@ -207,6 +219,19 @@ impl Settings {
         if !(1..=3650).contains(&trash_days) {
             bail!("trash_days: {trash_days} is not between 1 and 3650");
         }
+        let web_dir = match over.web_dir.or(file.web_dir) {
+            Some(dir) => {
+                let dir = std::path::PathBuf::from(dir);
+                if !dir.join("index.html").is_file() {
+                    bail!(
+                        "web_dir: {} holds no index.html; build the web app first (cd web && npm ci && npm run build)",
+                        dir.display()
+                    );
+                }
+                Some(dir)
+            }
+            None => Some(std::path::PathBuf::from(DEFAULT_WEB_DIR)).filter(|d| d.join("index.html").is_file()),
+        };
         let g = file.google.unwrap_or_default();
         let client_id = over.google_client_id.or(g.client_id);
         let client_secret = over.google_client_secret.map(|s| SecretString::from(s.0)).or(g.client_secret);
@@ -220,6 +245,7 @@ impl Settings {
                 revoke_url: Some(g.revoke_url.unwrap_or_else(|| GOOGLE_REVOKE_URL.into())),
                 identity_url: g.userinfo_url.unwrap_or_else(|| GOOGLE_USERINFO_URL.into()),
                 api_root: g.api_root.unwrap_or_else(|| GOOGLE_API_ROOT.into()),
+                window: None,
             }),
             _ => bail!("google: give both client_id and client_secret (or neither to turn Google sync off)"),
         };
@@ -244,6 +270,7 @@ impl Settings {
             workers,
             link_defaults,
             trash_days,
+            web_dir,
             google,
             microsoft,
         })
@@ -273,7 +300,15 @@ fn microsoft_settings(m: MicrosoftFile) -> anyhow::Result<ProviderSettings> {
     if !api_root.ends_with('/') {
         api_root.push('/');
     }
+    let window = match (m.window_back_days, m.window_ahead_days) {
+        (None, None) => None,
+        (back, ahead) => Some(calsync_engine::Window {
+            back_days: window_days("microsoft.window_back_days", back.unwrap_or(365), 7)?,
+            ahead_days: window_days("microsoft.window_ahead_days", ahead.unwrap_or(730), 30)?,
+        }),
+    };
     Ok(ProviderSettings {
+        window,
         client_id,
         client_secret,
         auth_url: format!("{authority}/{tenant}/oauth2/v2.0/authorize"),
@@ -282,6 +317,16 @@ fn microsoft_settings(m: MicrosoftFile) -> anyhow::Result<ProviderSettings> {
         identity_url: format!("{api_root}me"),
         api_root,
     })
+}
+
+/// The window rolls weekly: a side shorter than `min` days would let events slip out of
+/// sight between rolls; beyond ten years every listing grows for little use.
+fn window_days(field: &str, days: u32, min: u32) -> anyhow::Result<u32> {
+    const MAX: u32 = 3650;
+    if !(min..=MAX).contains(&days) {
+        bail!("{field}: {days} is out of range; give between {min} and {MAX} days");
+    }
+    Ok(days)
 }
 
 #[cfg(test)]
@@ -349,6 +394,33 @@ mod tests {
         let tenant = bad_file("[microsoft]\nclient_id = \"a\"\nclient_secret = \"s\"\ntenant = \"../evil\"\n");
         assert!(tenant.starts_with("microsoft.tenant"), "{tenant}");
         assert!(toml::from_str::<FileConfig>("[microsoft]\nclient_idd = \"x\"").is_err(), "typos are errors");
+        let app = "encryption_key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n\
+                   [microsoft]\nclient_id = \"a\"\nclient_secret = \"s\"\n";
+        let short = bad_file(&format!("{app}window_ahead_days = 10\n"));
+        assert!(short.starts_with("microsoft.window_ahead_days: 10 is out of range"), "{short}");
+        let long = bad_file(&format!("{app}window_back_days = 5000\n"));
+        assert!(long.starts_with("microsoft.window_back_days: 5000 is out of range"), "{long}");
+    }
+
+    #[test]
+    fn the_outlook_window_is_set_in_the_config_or_left_to_the_connector() {
+        let app = "encryption_key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n\
+                   [microsoft]\nclient_id = \"a\"\nclient_secret = \"s\"\n";
+        let window = |extra: &str| {
+            let file = toml::from_str::<FileConfig>(&format!("{app}{extra}")).unwrap_or_else(|e| panic!("{e}"));
+            let s = Settings::resolve(Overrides::default(), file).unwrap_or_else(|e| panic!("{e}"));
+            s.microsoft.unwrap_or_else(|| panic!("no microsoft settings")).window
+        };
+        assert_eq!(window(""), None, "the connector's default");
+        assert_eq!(
+            window("window_back_days = 30\n"),
+            Some(calsync_engine::Window { back_days: 30, ahead_days: 730 }),
+            "the side left out keeps its default"
+        );
+        assert_eq!(
+            window("window_back_days = 90\nwindow_ahead_days = 365\n"),
+            Some(calsync_engine::Window { back_days: 90, ahead_days: 365 })
+        );
     }
 
     #[test]

@@ -43,6 +43,9 @@ struct Cli {
     google_client_id: Option<String>,
     #[arg(long, env = "CALSYNC_GOOGLE_CLIENT_SECRET", global = true, hide_env_values = true)]
     google_client_secret: Option<Redacted>,
+    /// The built web app to serve at /app/ (default web/dist when it exists).
+    #[arg(long, env = "CALSYNC_WEB_DIR", global = true)]
+    web_dir: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -140,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
         public_url: cli.public_url,
         google_client_id: cli.google_client_id,
         google_client_secret: cli.google_client_secret,
+        web_dir: cli.web_dir,
     };
     let mut settings = Settings::resolve(over, file)?;
     init_logging(&settings);
@@ -184,18 +188,24 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { .. } => {
             let admin = settings.admin_token.as_ref().map(|t| hash_token(t.expose_secret()));
             let (state, stop_streams) = AppState::new(store, clock, admin);
-            run(&settings, state, stop_streams, None).await
+            let listener = bind(&settings).await?;
+            run(&settings, listener, state, stop_streams, None).await
         }
         Command::Worker => worker(&settings, store).await,
         Command::Sync { link } => sync_now(&settings, store, link).await,
         Command::Demo { .. } => {
-            // A local Google to sync with, so the demo shows the whole loop offline.
-            let google = demo::google_emulator().await?;
-            demo::configure_google(&mut settings, &google);
+            // A local Google and Outlook to sync with, so the demo shows the whole loop offline.
+            let emulators = demo::Emulators::start().await?;
+            emulators.configure(&mut settings);
+            let listener = bind(&settings).await?;
+            // The emulators notify this server: changes show up at once, not at the next poll.
+            settings.public_url = Some(format!("http://{}", listener.local_addr()?));
             let (state, stop_streams) = AppState::new(store, clock.clone(), None);
             let today = clock.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
             let (token, calendar) = demo::seed(&state, today).await?;
-            run(&settings, state, stop_streams, Some((token, calendar, google))).await
+            emulators.seed(today).await?;
+            let demo = Demo { token, calendar, emulators };
+            run(&settings, listener, state, stop_streams, Some(demo)).await
         }
     }
 }
@@ -316,17 +326,29 @@ async fn sync_now(
     }
 }
 
+async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another process using it? pass --listen)", settings.listen))
+}
+
+/// What `calsync demo` runs with: its user, calendar and providers.
+struct Demo {
+    token: String,
+    calendar: calsync_core::CalendarId,
+    emulators: demo::Emulators,
+}
+
 async fn run(
     settings: &Settings,
+    listener: tokio::net::TcpListener,
     mut state: AppState,
     stop_streams: tokio::sync::watch::Sender<bool>,
-    demo: Option<(String, calsync_core::CalendarId, calsync_emulators::google::GoogleEmulator)>,
+    demo: Option<Demo>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
-        format!("cannot listen on {} (is another process using it? pass --listen)", settings.listen)
-    })?;
     let addr = listener.local_addr()?;
     state.trash_retention = std::time::Duration::from_secs(u64::from(settings.trash_days) * 86_400);
+    state.web_dir.clone_from(&settings.web_dir);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     refuse_unconfigured_accounts(settings, &*state.store).await?;
@@ -338,14 +360,33 @@ async fn run(
         state.sync = Some(setup);
     }
     tracing::info!(%addr, database = %settings.database_url, workers = workers.len(), "calsync is serving");
-    if let Some((token, calendar, google)) = &demo {
+    let server = tokio::spawn(calsync_server::serve(listener, state, stop_streams, shutdown_signal()));
+    if let Some(demo) = &demo {
         let base = format!("http://{addr}");
-        let google = google.base_url();
+        for provider in ["google", "microsoft"] {
+            demo::connect_and_link(&base, &demo.token, provider, demo.calendar)
+                .await
+                .with_context(|| format!("connecting the demo's {provider} account"))?;
+        }
+        let (token, calendar) = (&demo.token, demo.calendar);
+        let (google, graph) = (demo.emulators.google.base_url(), demo.emulators.graph.base_url());
+        let app = if settings.web_dir.is_some() {
+            format!("Open {base}/app/ and sign in with the token.")
+        } else {
+            "The web app is not built (cd web && npm ci && npm run build; or run scripts/demo).".to_owned()
+        };
         say(&format!(
-            "\ncalsync demo is running at {base}\n\n  token:    {token}\n  calendar: {calendar}\n\nTry:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/calendars\n  curl -H 'Authorization: Bearer {token}' '{base}/api/v1/calendars/{calendar}/fullcalendar?start=2026-01-01&end=2027-01-01&timeZone=Europe/Berlin'\n  curl -N -H 'Authorization: Bearer {token}' '{base}/api/v1/changes/stream?after=0'\n  API description: {base}/api/v1/openapi.json\n\nSync with a local Google Calendar emulator ({google}):\n  curl -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{}}' {base}/api/v1/accounts/google/connect\n  (open the authorization_url it returns; the emulator approves at once), then\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/accounts\n\nPress Ctrl-C to stop.\n"
+            "\ncalsync demo is running at {base}\n\n  token:    {token}\n  calendar: {calendar}\n\n{app}\n\n\
+             The demo user's calendar is linked to Google and Outlook (local emulators, changed in the browser):\n  \
+             Google:  {google}/calendar\n  Outlook: {graph}/outlook\n\
+             Change an event there and watch it appear in calsync and in the other one.\n\nThe API:\n  \
+             curl -H 'Authorization: Bearer {token}' {base}/api/v1/calendars\n  \
+             curl -H 'Authorization: Bearer {token}' '{base}/api/v1/calendars/{calendar}/fullcalendar?start=2026-01-01&end=2027-01-01&timeZone=Europe/Berlin'\n  \
+             curl -N -H 'Authorization: Bearer {token}' '{base}/api/v1/changes/stream?after=0'\n  \
+             API description: {base}/api/v1/openapi.json\n\nPress Ctrl-C to stop.\n"
         ));
     }
-    calsync_server::serve(listener, state, stop_streams, shutdown_signal()).await?;
+    server.await.context("the server task failed")??;
     let _ = stop_workers.send(true);
     for w in workers {
         let _ = w.await;

@@ -36,6 +36,7 @@ pub fn setup(settings: &Settings, base_url: &str) -> anyhow::Result<Arc<SyncSetu
         },
         identity_url: p.identity_url.clone(),
         api_root: p.api_root.clone(),
+        window: p.window,
     };
     let google = settings.google.as_ref().map(|g| endpoints(g, "google", &GOOGLE_SCOPES));
     let microsoft = settings.microsoft.as_ref().map(|m| endpoints(m, "microsoft", &MICROSOFT_SCOPES));

@@ -12,6 +12,7 @@ mod push;
 mod resource;
 mod series;
 mod tokens;
+mod web;
 mod when;
 mod world;
 
@@ -83,7 +84,8 @@ impl Shared {
     }
 }
 
-/// The router: Google's paths behind the fault/latency/log layer, the control API beside it.
+/// The router: Google's paths behind the fault/latency/log layer, the control API and the web
+/// page (`/calendar`) beside it.
 fn router(shared: Arc<Shared>) -> Router {
     let google = Router::new()
         .route("/calendar/v3/users/me/calendarList", get(api::calendar_list))
@@ -105,7 +107,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .fallback(api::not_found)
         .layer(middleware::from_fn(envelope))
         .layer(middleware::from_fn_with_state(shared.clone(), faults::layer::<Shared>));
-    Router::new().merge(control::routes()).merge(faults::routes::<Shared>()).merge(google).with_state(shared)
+    Router::new()
+        .merge(control::routes())
+        .merge(web::routes())
+        .merge(faults::routes::<Shared>())
+        .merge(google)
+        .with_state(shared)
 }
 
 /// Rejections axum makes before a handler runs (wrong method, undecodable path, body too

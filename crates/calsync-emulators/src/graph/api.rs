@@ -391,7 +391,7 @@ async fn event_delete(State(s): State<Arc<Shared>>, caller: Caller, r: Req) -> G
         let mut w = s.world();
         let confine = r.scope().confine(&w, &caller.user)?;
         let t = w.locate(&caller.user, r.id(), confine)?;
-        w.delete(t, r.if_match())?
+        w.delete(t, r.if_match(), Timestamp::now())?
     };
     s.changed(&[notice]);
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -39,6 +39,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/subscriptions/expire", post(expire_subscriptions))
         .route("/_emulator/subscriptions/{id}/lifecycle", post(lifecycle))
         .route("/_emulator/notifications", get(list_notifications).delete(clear_notifications))
+        .route("/_emulator/users/{user}/mail", get(list_mail))
         .route("/_emulator/users", post(add_user))
         .route("/_emulator/users/{user}/calendars", post(add_calendar))
         .route("/_emulator/tokens", post(mint_tokens))
@@ -295,6 +296,14 @@ async fn list_notifications(State(s): State<Arc<Shared>>) -> Response {
     done(json!({"deliveries": s.subs.courier.deliveries()}))
 }
 
+/// The mail Outlook sent from this user's mailbox about meetings (invitations, updates,
+/// cancellations), oldest first.
+async fn list_mail(State(s): State<Arc<Shared>>, Path(user): Path<String>) -> Response {
+    let w = s.world();
+    let sent: Vec<_> = w.outbox.iter().filter(|m| m.from.eq_ignore_ascii_case(&user)).collect();
+    done(json!({"mail": sent}))
+}
+
 async fn clear_notifications(State(s): State<Arc<Shared>>) -> Response {
     s.subs.courier.clear_deliveries();
     StatusCode::NO_CONTENT.into_response()
@@ -426,7 +435,7 @@ async fn ui_delete(State(s): State<Arc<Shared>>, Path((user, id)): Path<(String,
     let notice = {
         let mut w = s.world();
         let t = w.locate(&user, &id, None)?;
-        w.delete(t, None)?
+        w.delete(t, None, Timestamp::now())?
     };
     s.changed(&[notice]);
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -11,6 +11,7 @@ mod delta;
 pub mod error;
 mod event;
 mod ids;
+mod mail;
 mod oauth;
 mod render;
 mod series;
@@ -18,6 +19,7 @@ mod subscription_api;
 mod subscriptions;
 mod throttle;
 mod views;
+mod web;
 mod when;
 mod world;
 
@@ -157,7 +159,7 @@ async fn stamp(req: Request, next: Next) -> Response {
 }
 
 /// The router: Graph's and the identity platform's paths behind the shared fault layer, the
-/// control API beside them.
+/// control API and the web page (`/outlook`) beside them.
 fn router(shared: Arc<Shared>) -> Router {
     let graph = api::routes()
         .merge(subscription_api::routes())
@@ -166,7 +168,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .fallback(api::unknown_segment)
         .layer(middleware::from_fn_with_state(shared.clone(), faults::layer::<Shared>))
         .layer(middleware::from_fn(stamp));
-    Router::new().merge(control::routes()).merge(faults::routes::<Shared>()).merge(graph).with_state(shared)
+    Router::new()
+        .merge(control::routes())
+        .merge(web::routes())
+        .merge(faults::routes::<Shared>())
+        .merge(graph)
+        .with_state(shared)
 }
 
 /// A running emulator. Dropping it stops the server.

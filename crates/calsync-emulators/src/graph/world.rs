@@ -6,6 +6,7 @@ use super::delta::DeltaCache;
 use super::error::{GraphError, GraphResult};
 use super::event::{EventWrite, Exception, StoredEvent, Times, align_to_range, merge_props, merged_times};
 use super::ids::{self, ItemRef};
+use super::mail::{self, Mail, MailKind};
 use super::oauth::Grants;
 use super::series;
 use axum::http::StatusCode;
@@ -28,7 +29,12 @@ pub struct World {
     pub transactions: HashMap<(String, String), (u128, Timestamp)>,
     pub grants: Grants,
     pub delta: DeltaCache,
+    /// The mail Outlook sent about meetings, oldest first (the last [`OUTBOX_KEPT`]).
+    pub outbox: Vec<Mail>,
 }
+
+/// How much sent mail the emulator remembers.
+const OUTBOX_KEPT: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -244,6 +250,7 @@ impl World {
             changed,
         };
         let notice = notice("created", &ev, None, &ev.change_key);
+        self.send(mail::for_write(MailKind::Invitation, &ev, None, now));
         self.events.insert(item, ev);
         if let Some(tx) = w.transaction_id {
             self.transactions.insert((user.to_owned(), tx), (item, now));
@@ -253,9 +260,28 @@ impl World {
 
     /// PATCH: an event, or an occurrence (which becomes an exception).
     pub fn update(&mut self, t: Target, w: EventWrite, if_match: Option<&str>, now: Timestamp) -> GraphResult<Notice> {
-        match t.occurrence {
+        let was_meeting = self.mail_about(MailKind::Update, t, now).is_some();
+        let notice = match t.occurrence {
             None => self.update_event(t.item, w, if_match, now),
             Some(key) => self.update_occurrence(t.item, key, w, if_match, now),
+        }?;
+        let kind = if was_meeting { MailKind::Update } else { MailKind::Invitation };
+        self.send(self.mail_about(kind, t, now));
+        Ok(notice)
+    }
+
+    /// The mail a write to `t` sends (none without attendees).
+    fn mail_about(&self, kind: MailKind, t: Target, now: Timestamp) -> Option<Mail> {
+        let ev = self.events.get(&t.item)?;
+        mail::for_write(kind, ev, t.occurrence.and_then(|k| ev.exceptions.get(&k)), now)
+    }
+
+    fn send(&mut self, mail: Option<Mail>) {
+        if let Some(m) = mail {
+            if self.outbox.len() >= OUTBOX_KEPT {
+                self.outbox.remove(0);
+            }
+            self.outbox.push(m);
         }
     }
 
@@ -360,7 +386,14 @@ impl World {
     }
 
     /// DELETE: an event (a series with all its exceptions), or one occurrence (cancelled).
-    pub fn delete(&mut self, t: Target, if_match: Option<&str>) -> GraphResult<Notice> {
+    pub fn delete(&mut self, t: Target, if_match: Option<&str>, now: Timestamp) -> GraphResult<Notice> {
+        let cancellation = self.mail_about(MailKind::Cancellation, t, now);
+        let notice = self.delete_target(t, if_match)?;
+        self.send(cancellation);
+        Ok(notice)
+    }
+
+    fn delete_target(&mut self, t: Target, if_match: Option<&str>) -> GraphResult<Notice> {
         let ev = self.event(t.item)?;
         match t.occurrence {
             None => {

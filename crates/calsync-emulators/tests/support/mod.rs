@@ -1,14 +1,15 @@
 //! The harness the emulators' scenario tests share: a running emulator on a free port, a JSON
 //! client that talks to it the way an application would, and a webhook receiver that records
 //! push notifications (and answers Graph's validation handshake). The Graph-specific parts are
-//! in [`graph`]; installing and running the providers' official Python clients in
-//! [`python_client`].
+//! in [`graph`]; the emulators' web pages as a browser uses them in [`web`]; installing and
+//! running the providers' official Python clients in [`python_client`].
 //!
 //! Every test binary uses a different part of it.
 #![allow(dead_code)]
 
 pub mod graph;
 pub mod python_client;
+pub mod web;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -12,11 +12,14 @@
 //! id, map.rs): a retried create returns the first event, so [`ProviderError::Duplicate`]
 //! never comes from this connector.
 //!
-//! Attendee mail: Graph has no counterpart of Google's `sendUpdates=none` (§2.4 lists none).
-//! Outlook itself mails invitations when an event with attendees is written to the
-//! organizer's calendar, and cancellations when such an event is deleted; calsync cannot
-//! prevent that. It never calls the actions that mail on purpose (`cancel`, `forward`,
-//! `accept`, …), and writes only what map.rs translates.
+//! Attendee mail: Graph has no counterpart of Google's `sendUpdates=none` (§2.4 lists none):
+//! Outlook mails an invitation to every attendee an event on the organizer's calendar is
+//! given. So calsync never writes attendees to Outlook ([`Provider::withheld`]): an event it
+//! brings there is an appointment in the user's calendar, not a meeting, and nobody is
+//! mailed. Attendees of a meeting made in Outlook are read when it first arrives. Editing or
+//! deleting such a meeting (from the app or another provider) is the organizer changing
+//! their meeting, and Outlook mails its attendees as it would for an edit in Outlook.
+//! calsync never calls the actions that mail on purpose (`cancel`, `forward`, `accept`, …).
 
 mod cursor;
 mod listing;
@@ -316,5 +319,9 @@ impl Provider for GraphProvider {
 
     fn take_rotated_refresh_token(&self) -> Option<SecretString> {
         self.take_rotated()
+    }
+
+    fn withheld(&self) -> &'static [calsync_core::sync::Field] {
+        &[calsync_core::sync::Field::Attendees]
     }
 }

@@ -271,6 +271,10 @@ async fn callback(state: &AppState, q: CallbackQuery, provider: Source) -> Resul
     state.store.mark_user_due(user, state.clock.now()).await?;
     sync.wake_workers();
     tracing::info!(account = %account.id, %user, provider = provider.as_str(), "account connected");
+    if state.web_dir.is_some() {
+        // Back to the web app's accounts page, where the user picks calendars to link.
+        return Ok(axum::response::Redirect::to("/app/#/accounts").into_response());
+    }
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head><body>\
          <h1>{name} account connected</h1><p>{} is now connected to calsync. You can close this window.</p></body></html>",

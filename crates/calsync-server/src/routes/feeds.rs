@@ -88,12 +88,20 @@ async fn fullcalendar(
     let calendar = state.store.get_calendar(user.id, id).await?;
     let r = range(&q, &calendar.draft.time_zone)?;
     let events = state.store.events_in_window(user.id, id, r.window).await?;
+    let sync = state.store.sync_states(user.id, id).await?;
     // Expanding can take milliseconds for big calendars: keep it off the async workers.
     let cache = state.expansions.clone();
     let feed = tokio::task::spawn_blocking(move || {
         occurrences_from(&events, &r.window, &r.zone, cache.as_ref())
             .iter()
-            .map(|o| to_fullcalendar(o, &r.rendering))
+            .map(|o| {
+                let mut event = to_fullcalendar(o, &r.rendering);
+                let props = &mut event.extended_props;
+                // An occurrence shows its own state, else its series'.
+                let series = props.series_id.and_then(|s| sync.get(&s)).copied().unwrap_or_default();
+                props.sync = sync.get(&props.event_id).copied().unwrap_or_default().worst(series);
+                event
+            })
             .collect::<Vec<_>>()
     })
     .await

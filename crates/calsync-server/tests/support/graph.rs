@@ -195,6 +195,17 @@ pub async fn control(graph: &GraphEmulator, path: &str, body: &Value) -> Value {
     body
 }
 
+/// The mail Outlook sent from the user's mailbox (invitations, updates, cancellations).
+pub async fn sent_mail(graph: &GraphEmulator) -> Vec<Value> {
+    let sent: Value = reqwest::get(format!("{}/_emulator/users/{DEFAULT_USER}/mail", graph.base_url()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sent["mail"].as_array().cloned().unwrap_or_default()
+}
+
 /// The requests the emulator served (`method`, `path`, `status`, …), oldest first.
 pub async fn requests(graph: &GraphEmulator) -> Vec<Value> {
     let log: Value = reqwest::get(format!("{}/_emulator/requests", graph.base_url()))

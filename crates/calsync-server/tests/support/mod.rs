@@ -93,6 +93,7 @@ fn google_endpoints(g: &str, base: &str) -> calsync_engine::Endpoints {
         },
         identity_url: format!("{g}/oauth2/v3/userinfo"),
         api_root: format!("{g}/calendar/v3/"),
+        window: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn graph_endpoints(g: &str, base: &str) -> calsync_engine::Endpoints {
         },
         identity_url: format!("{g}/v1.0/me"),
         api_root: format!("{g}/v1.0/"),
+        window: None,
     }
 }
 

@@ -12,6 +12,7 @@ use crate::sync::{
     SyncStore,
 };
 use async_trait::async_trait;
+use calsync_core::fullcalendar::SyncState;
 use calsync_core::sync::Content;
 use calsync_core::{
     AccountId, CalendarId, ChangeOp, ConflictId, Event, EventId, EventMeta, LinkId, Seq, Source, UserId,
@@ -483,6 +484,52 @@ impl SyncStore for SqlStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(event_link_from_row).collect()
+    }
+
+    async fn count_event_links(&self, link: LinkId) -> Result<i64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM event_links WHERE link_id = $1")
+            .bind(link.as_uuid())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count)
+    }
+
+    async fn sync_states(
+        &self,
+        user: UserId,
+        calendar: CalendarId,
+    ) -> Result<std::collections::HashMap<EventId, SyncState>, StoreError> {
+        // Changes past a link's checkpoint wait in its outbox (bounded: a link paused for
+        // long has many, and the first ten thousand say enough).
+        let pending = sqlx::query(
+            "SELECT DISTINCT c.event_id FROM changes c JOIN links l ON l.user_id = c.user_id AND l.calendar_id = $2 \
+             WHERE c.user_id = $1 AND c.seq > l.checkpoint AND (c.calendar_id = $2 OR c.previous_calendar_id = $2) \
+             LIMIT 10000",
+        )
+        .bind(user.as_uuid())
+        .bind(calendar.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        let held = sqlx::query(
+            "SELECT el.event_id, el.state FROM event_links el JOIN links l ON l.id = el.link_id \
+             WHERE l.user_id = $1 AND l.calendar_id = $2 AND el.state <> 'ok'",
+        )
+        .bind(user.as_uuid())
+        .bind(calendar.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut states = std::collections::HashMap::new();
+        for row in &pending {
+            states.insert(EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?), SyncState::Pending);
+        }
+        for row in &held {
+            let state: String = row.try_get("state")?;
+            let held = if state == EventLinkState::Conflict.as_str() { SyncState::Conflict } else { SyncState::Error };
+            let id = EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?);
+            let now = states.get(&id).copied().unwrap_or_default();
+            states.insert(id, now.worst(held));
+        }
+        Ok(states)
     }
 
     async fn apply_pull(

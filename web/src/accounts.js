@@ -122,10 +122,14 @@ function statusLine(link, status, account) {
     case 'active':
       return [`Active · ${status.linked_events} events · last pulled ${formatInstant(status.last_pull_at)}`,
         status.outbox_depth > 0 && ` · ${status.outbox_depth} changes waiting to be pushed`];
-    case 'paused':
+    case 'paused': {
+      // A mass change held back asks confirm/reject; a conflict pause waits for the conflicts.
+      const held = status.brake_kind === 'pull' || status.brake_kind === 'push';
       return [`Paused: ${status.brake ?? 'waiting'}`,
-        status.brake && h('button', { type: 'button', class: 'primary', 'data-testid': 'link-confirm', onclick: linkAction(link, 'confirm', 'Confirmed') }, 'Confirm'),
-        status.brake && h('button', { type: 'button', 'data-testid': 'link-reject', onclick: linkAction(link, 'reject', 'Rejected: it is undone at the provider') }, 'Reject')];
+        held && h('button', { type: 'button', class: 'primary', 'data-testid': 'link-confirm', onclick: linkAction(link, 'confirm', 'Confirmed') }, 'Confirm'),
+        held && h('button', { type: 'button', 'data-testid': 'link-reject', onclick: linkAction(link, 'reject', 'Rejected: it is undone at the provider') }, 'Reject'),
+        status.brake_kind === 'conflict' && h('a', { href: '#/conflicts', 'data-testid': 'link-conflicts' }, 'Decide the conflicts')];
+    }
     case 'needs_reauth':
       return ['The account must be connected again',
         h('button', { type: 'button', class: 'primary', 'data-testid': 'link-reconnect',

@@ -152,6 +152,8 @@ async function loadCalendars() {
   calendars = (await api('GET', '/calendars')).data.calendars;
   for (const source of fc.getEventSources()) source.remove();
   for (const calendar of calendars) fc.addEventSource(feedSource(calendar));
+  // Without a source FullCalendar fetches nothing and never calls `loading`: say it is done.
+  if (!calendars.length) container.dataset.loading = 'false';
   fillZones();
   fillLegend();
 }

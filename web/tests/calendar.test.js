@@ -112,7 +112,10 @@ describe('calendar', { timeout: 240_000 }, () => {
       (await demo.google.copyOf(event.id))?.start.dateTime.startsWith(`${target}T06:00:00`), SYNCED);
     await waitUntil('Outlook has the new date', async () =>
       (await demo.graph.copyOf(event.id))?.start.dateTime.startsWith(`${target}T06:00:00`), SYNCED);
-    const box = await eventById(page, event.id).boundingBox();
-    assert.ok(box.x >= to.x && box.x < to.x + to.width, 'the event is shown in the target column');
+    // Every live refetch replaces the event's element: a box read as it is swapped is null.
+    await waitUntil('the event is shown in the target column', async () => {
+      const box = await eventById(page, event.id).boundingBox();
+      return box && box.x >= to.x && box.x < to.x + to.width;
+    });
   });
 });

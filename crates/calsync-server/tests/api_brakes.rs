@@ -75,6 +75,7 @@ async fn a_mass_deletion_in_google_pauses_the_link_reject_restores_it_and_confir
     .await;
     let paused = status(&app, &token, &link).await;
     assert!(paused["brake"].as_str().is_some_and(|b| b.contains("deleted 22 of the 25")), "{paused}");
+    assert_eq!(paused["brake_kind"], "pull", "{paused}");
     assert_eq!(local_count(&app, &token, &calendar).await, 25, "nothing deleted here while the user is asked");
     // An app streaming changes hears of it at once, to show a badge.
     let notice = loop {
@@ -212,6 +213,7 @@ async fn a_mass_deletion_in_the_app_is_held_back_from_google_until_confirmed(db:
     .await;
     let paused = status(&app, &token, &link).await;
     assert!(paused["brake"].as_str().is_some_and(|b| b.contains("outbox would delete")), "{paused}");
+    assert_eq!(paused["brake_kind"], "push", "{paused}");
     assert_eq!(google_events(&google).await.len(), 25, "nothing deleted in Google while the user is asked");
 
     // Reject: the deletions are taken back here; Google never lost anything. An answer

@@ -399,6 +399,7 @@ async fn a_link_set_to_pause_on_conflict_stops_until_the_conflict_is_decided(db:
     .await;
     let status = s.app.get(&format!("/api/v1/links/{}/status", s.link), &s.token).await.json;
     assert!(status["brake"].as_str().is_some_and(|b| b.contains("conflict")), "{status}");
+    assert_eq!(status["brake_kind"], "conflict", "not a mass change to confirm or reject: {status}");
 
     // While paused, nothing flows: a Google edit of another event waits.
     s.edit_in_google("Lunch", Method::PATCH, json!({"summary": "Lunch (moved)"})).await;

@@ -18,8 +18,8 @@ export async function launchBrowser() {
 }
 
 /**
- * A page of the app, signed in as the demo user, in the demo's zone. `page.dialogs` and
- * `page.errors` collect every alert/confirm and uncaught script error.
+ * A page of the app, signed in as the demo user (or any `{url, token}`), in the demo's zone.
+ * `page.dialogs` and `page.errors` collect every alert/confirm and uncaught script error.
  */
 export async function signIn(browser, demo) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: ZONE, locale: 'en-US' });

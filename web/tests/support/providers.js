@@ -51,14 +51,24 @@ export class GoogleEmulator extends Emulator {
     return items.filter((e) => e.status !== 'cancelled');
   }
 
-  /** The Google copy of calsync's event `id` (calsync tags its copies), or undefined. */
+  /** The calsync event a Google event is a copy of (calsync tags its copies), or undefined. */
+  static calsyncId(event) {
+    return event.extendedProperties?.private?.calsyncId;
+  }
+
+  /** The Google copy of calsync's event `id`, or undefined. */
   async copyOf(id) {
-    return (await this.events()).find((e) => e.extendedProperties?.private?.calsyncId === id);
+    return (await this.events()).find((e) => GoogleEmulator.calsyncId(e) === id);
   }
 
   /** events.patch, as the user with their token. */
   patch(eventId, changes) {
     return request('PATCH', `${this.calendar}/${encodeURIComponent(eventId)}`, { token: this.token, body: changes });
+  }
+
+  /** events.delete, as the user with their token. */
+  delete(eventId) {
+    return request('DELETE', `${this.calendar}/${encodeURIComponent(eventId)}`, { token: this.token });
   }
 }
 

@@ -137,6 +137,9 @@ pub struct LinkView {
     pub max_deletion_percent: i64,
     /// Why a safety brake paused the link; answer with `/confirm` or `/reject`.
     pub brake: Option<String>,
+    /// `pull` or `push` (a mass change held back: `/confirm` or `/reject`), or `conflict`
+    /// (paused until the link's conflicts are decided).
+    pub brake_kind: Option<String>,
 }
 
 impl From<&Link> for LinkView {
@@ -152,6 +155,7 @@ impl From<&Link> for LinkView {
             max_deletions: l.settings.max_deletions,
             max_deletion_percent: l.settings.max_deletion_percent,
             brake: l.brake.as_ref().map(|b| b.reason.clone()),
+            brake_kind: l.brake.as_ref().map(|b| b.kind.as_str().to_owned()),
         }
     }
 }
@@ -215,6 +219,9 @@ pub struct LinkStatus {
     pub listing_read: Option<i64>,
     /// Why a safety brake paused the link (state `paused`); answer with `/confirm` or `/reject`.
     pub brake: Option<String>,
+    /// `pull` or `push` (a mass change held back: `/confirm` or `/reject`), or `conflict`
+    /// (paused until the link's conflicts are decided).
+    pub brake_kind: Option<String>,
     /// When the push channel expires (it is replaced before); `null` while the link is polled.
     #[schema(value_type = Option<String>)]
     pub channel_expires_at: Option<jiff::Timestamp>,
@@ -274,6 +281,7 @@ async fn link_status(
         cursor_age_secs: link.cursor_at.map(age),
         listing_read: link.listing_read,
         brake: link.brake.as_ref().map(|b| b.reason.clone()),
+        brake_kind: link.brake.as_ref().map(|b| b.kind.as_str().to_owned()),
         channel_expires_at: link.channel.as_ref().map(|c| c.expires_at),
         last_error: link.last_error.or(account.last_error),
         last_error_at: link.last_error_at,

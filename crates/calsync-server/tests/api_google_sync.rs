@@ -146,6 +146,9 @@ async fn disconnecting_stops_channels_revokes_the_grant_and_removes_only_importe
     assert_eq!(google_titles(&google).await, ["Booked in Google", "Planned in the app"]);
     let state = app.get("/api/v1/accounts", &token).await.json["accounts"][0]["state"].clone();
     assert_eq!(state, "disconnected");
+    let calendars = app.get(&format!("/api/v1/accounts/{account}/calendars"), &token).await;
+    assert_eq!(calendars.status, 409, "no credentials to ask Google with: {}", calendars.json);
+    assert!(calendars.json["detail"].as_str().is_some_and(|d| d.contains("connect it again")), "{}", calendars.json);
     assert_eq!(app.get("/api/v1/links", &token).await.json["links"], json!([]));
     let channels: Value = reqwest::get(format!("{}/_emulator/channels", google.base_url()))
         .await

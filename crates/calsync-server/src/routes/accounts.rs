@@ -349,6 +349,15 @@ async fn account_calendars(
 ) -> Result<Json<RemoteCalendarList>, ApiError> {
     let sync = sync(&state)?;
     let account = state.store.get_account(user.id, id).await?;
+    if account.state != calsync_store::AccountState::Active {
+        // A disconnected account has no credentials left; a revoked one none that work.
+        return Err(ApiError::Conflict(format!(
+            "the account {} is {}: connect it again with POST /api/v1/accounts/{}/connect",
+            account.remote_user,
+            account.state.as_str(),
+            account.provider.as_str()
+        )));
+    }
     let provider = sync.providers.for_account(&account).map_err(|e| ApiError::Upstream(e.to_string()))?;
     let calendars = provider.calendars().await;
     calsync_engine::worker::keep_rotated_secret(&*sync.providers, &*state.store, &account, &provider).await;

@@ -172,13 +172,18 @@ impl OutlookLinked {
 
 /// The emulator's live subscriptions (Graph's subscription JSON, with `clientState`).
 pub async fn subscriptions(graph: &GraphEmulator) -> Vec<Value> {
-    let list: Value = reqwest::get(format!("{}/_emulator/subscriptions", graph.base_url()))
+    control_list(graph, "subscriptions", "subscriptions").await
+}
+
+/// The list under `key` of what the emulator's control API shows at `path`.
+async fn control_list(graph: &GraphEmulator, path: &str, key: &str) -> Vec<Value> {
+    let shown: Value = reqwest::get(format!("{}/_emulator/{path}", graph.base_url()))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    list["subscriptions"].as_array().cloned().unwrap_or_default()
+    shown[key].as_array().cloned().unwrap_or_default()
 }
 
 /// Calls the emulator's control API; panics unless it answers 2xx.
@@ -197,22 +202,10 @@ pub async fn control(graph: &GraphEmulator, path: &str, body: &Value) -> Value {
 
 /// The mail Outlook sent from the user's mailbox (invitations, updates, cancellations).
 pub async fn sent_mail(graph: &GraphEmulator) -> Vec<Value> {
-    let sent: Value = reqwest::get(format!("{}/_emulator/users/{DEFAULT_USER}/mail", graph.base_url()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    sent["mail"].as_array().cloned().unwrap_or_default()
+    control_list(graph, &format!("users/{DEFAULT_USER}/mail"), "mail").await
 }
 
 /// The requests the emulator served (`method`, `path`, `status`, …), oldest first.
 pub async fn requests(graph: &GraphEmulator) -> Vec<Value> {
-    let log: Value = reqwest::get(format!("{}/_emulator/requests", graph.base_url()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    log["requests"].as_array().cloned().unwrap_or_default()
+    control_list(graph, "requests", "requests").await
 }
